@@ -1,0 +1,55 @@
+"""The contract every detector model follows.
+
+A model takes a batch of 16 kHz waveforms `(batch, time)` and returns logits `(batch, 2)`, column 0 for
+spoof and column 1 for bona fide (the ASVspoof/AASIST order). Its front end (MFCC, LFCC, sinc filters,
+...) lives inside the model, so features run on the model's device and are identical in training and
+inference. `score()` turns logits into the project's one score convention: the bona-fide log-odds
+`logit[:, 1] - logit[:, 0]`; higher means more bona fide.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+SPOOF_INDEX = 0
+BONAFIDE_INDEX = 1
+
+
+@dataclass
+class ModelConfig:
+    """Fields every model config has. Subclasses add their own, with defaults."""
+
+    duration: float = 4.0  # seconds of audio per training example / inference window
+    sample_rate: int = 16_000
+
+
+class DetectorModel(nn.Module):
+    """Base class: holds its `config`; subclasses implement `forward(waveform) -> (batch, 2) logits`."""
+
+    name: ClassVar[str] = ""
+    Config: ClassVar[type[ModelConfig]] = ModelConfig
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    @property
+    def num_samples(self) -> int:
+        """Samples in one window (`duration * sample_rate`)."""
+        return round(self.config.duration * self.config.sample_rate)
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:  # (batch, time) -> (batch, 2)
+        raise NotImplementedError
+
+    def score(self, waveform: torch.Tensor) -> torch.Tensor:
+        """Bona-fide log-odds per example, shape `(batch,)`; higher = more bona fide."""
+        logits = self(waveform)
+        return logits[:, BONAFIDE_INDEX] - logits[:, SPOOF_INDEX]
+
+    def config_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self.config)
