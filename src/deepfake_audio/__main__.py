@@ -1,0 +1,3 @@
+from deepfake_audio.cli import main
+
+main()

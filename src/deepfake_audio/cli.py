@@ -1,0 +1,199 @@
+"""The `deepfake-audio` command line. Each command parses options, calls one library function and
+prints; it is the only place that turns errors into exit codes.
+
+Exit codes: 0 success; 1 some input failed (the others were still processed); 2 bad usage or a fatal
+error (the message says which file and why).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from deepfake_audio.errors import DeepfakeAudioError
+
+app = typer.Typer(
+    help="Tell whether speech recordings are real (bona fide) or machine-made (TTS, voice conversion, vocoded).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+@app.command()
+def detect(
+    paths: Annotated[list[str], typer.Argument(help="Audio files, folders (searched recursively) or glob patterns.")],
+    model: Annotated[Optional[Path], typer.Option(help="Checkpoint (.safetensors); default: the bundled model.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array, an object per file.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV: path,label,p_fake,score,duration,error.")] = False,
+    timeline: Annotated[bool, typer.Option(help="Also print each file's per-window scores (table output).")] = False,
+    hop: Annotated[float, typer.Option(help="Window hop as a fraction of the model's window (0-1].")] = 0.5,
+    aggregate: Annotated[str, typer.Option(help="mean (default) or min (most fake-looking window).")] = "mean",
+    batch_size: Annotated[int, typer.Option(help="Windows scored per forward pass.")] = 32,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+) -> None:
+    """Score recordings: a verdict (real/fake), a calibrated probability of fake, and the raw score.
+
+    Long audio is scored in sliding windows and aggregated; nothing is truncated. Files that cannot be
+    read are reported and skipped; the exit code is then 1.
+    """
+    from deepfake_audio.detector import Detector
+    from deepfake_audio.inputs import expand_inputs
+
+    if as_json and as_csv:
+        raise _fail("choose one of --json and --csv")
+    try:
+        detector = Detector.from_pretrained(model, device=device, hop=hop, aggregate=aggregate, batch_size=batch_size)
+    except (DeepfakeAudioError, ValueError) as e:
+        raise _fail(str(e))
+    files = expand_inputs(paths)
+    if not files:
+        raise _fail("no audio files found in " + ", ".join(paths))
+    failed = 0
+    results = []
+    writer = csv.writer(sys.stdout) if as_csv else None
+    if writer:
+        writer.writerow(["path", "label", "p_fake", "score", "duration", "error"])
+    for prediction in detector.detect_files(files):
+        failed += prediction.error is not None
+        if as_json:
+            results.append(prediction.to_dict())
+        elif writer:
+            writer.writerow([prediction.path, prediction.label or "", _fmt(prediction.p_fake),
+                             _fmt(prediction.score), _fmt(prediction.duration), prediction.error or ""])
+        else:
+            _print_prediction(prediction, timeline)
+    if as_json:
+        typer.echo(json.dumps(results, indent=2))
+    if failed:
+        typer.echo(f"{failed} of {len(files)} file(s) could not be scored", err=True)
+        raise typer.Exit(1)
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+def _print_prediction(prediction, timeline: bool) -> None:  # noqa: ANN001
+    if prediction.error:
+        typer.echo(f"{prediction.path}\tERROR\t{prediction.error}")
+        return
+    typer.echo(f"{prediction.path}\t{prediction.label.upper()}\tp_fake={prediction.p_fake:.3f}"
+               f"\tscore={prediction.score:+.3f}\t{prediction.duration:.1f}s")
+    for warning in prediction.warnings:
+        typer.echo(f"  warning: {warning}")
+    if timeline:
+        for w in prediction.windows:
+            bar = "#" * round(20 * w.p_fake)
+            typer.echo(f"  {w.start:8.2f}-{w.end:8.2f}s  p_fake={w.p_fake:.3f} {bar}{' (silent)' if w.silent else ''}")
+
+
+@app.command()
+def train(
+    config: Annotated[Optional[Path], typer.Argument(help="YAML config; values not given keep their defaults.")] = None,
+    out: Annotated[Path, typer.Option(help="Run folder: checkpoints, metrics, resolved config.")] = Path("runs/latest"),
+    preset: Annotated[Optional[str], typer.Option(help="Start from a bundled preset (e.g. seed) instead of a file.")] = None,
+    data: Annotated[Optional[str], typer.Option(help="Shortcut for --set data.root=PATH (manifest CSV or folder).")] = None,
+    overrides: Annotated[Optional[list[str]], typer.Option("--set", help="Override a value: --set train.epochs=10")] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Train a detector (single device, or several under torchrun); resumes if OUT holds a killed run."""
+    from deepfake_audio.config import load_config
+    from deepfake_audio.presets import preset_path
+    from deepfake_audio.train import train as run_training
+
+    _log_to_stderr()
+    try:
+        if config and preset:
+            raise _fail("give a config file or --preset, not both")
+        settings = list(overrides or [])
+        if data:
+            settings.insert(0, f"data.root={data}")
+            if Path(data).is_dir():
+                settings.insert(0, "data.dataset=folder")
+        cfg = load_config(preset_path(preset) if preset else config, settings)
+        best = run_training(cfg, out, progress=not quiet)
+    except DeepfakeAudioError as e:
+        raise _fail(str(e))
+    typer.echo(f"best checkpoint: {best}")
+
+
+@app.command()
+def evaluate(
+    data: Annotated[Optional[str], typer.Argument(help="A labelled folder (real/ fake/) or a CSV manifest.")] = None,
+    model: Annotated[Optional[Path], typer.Option(help="Checkpoint; default: the bundled model.")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for report.json, report.md, plots and the score file.")] = Path("eval"),
+    dataset: Annotated[Optional[str], typer.Option(help="Corpus format, e.g. asvspoof2019-la, in-the-wild, csv.")] = None,
+    root: Annotated[Optional[str], typer.Option(help="Corpus folder as distributed (with --dataset).")] = None,
+    subset: Annotated[Optional[str], typer.Option(help="Corpus part where it has several (e.g. eval).")] = None,
+    degrade: Annotated[Optional[str], typer.Option(help="Also score under degradations: mp3,opus,noise:10,telephone,reverb")] = None,
+    asv_scores: Annotated[Optional[Path], typer.Option(help="ASVspoof ASV score file, for min t-DCF.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+) -> None:
+    """Score a labelled corpus: EER, DCFs, accuracy/precision/recall/F1, per-attack breakdown, plots."""
+    from deepfake_audio.evaluation_run import run_evaluation
+
+    _log_to_stderr()
+    if data and (dataset or root):
+        raise _fail("give DATA, or --dataset with --root, not both")
+    if not data and not root:
+        raise _fail("give DATA (folder or CSV), or --dataset NAME --root PATH")
+    if data:
+        dataset, root = ("folder" if Path(data).is_dir() else "csv"), data
+    try:
+        summary = run_evaluation(model, dataset or "csv", root, out, subset=subset, degrade=degrade,
+                                 asv_scores=asv_scores, device=device)
+    except (DeepfakeAudioError, ValueError) as e:
+        raise _fail(str(e))
+    typer.echo(summary)
+
+
+@app.command()
+def models() -> None:
+    """List registered detector architectures with their parameter counts."""
+    from deepfake_audio.models import MODELS, available_models, build_model, count_parameters
+
+    typer.echo(f"{'name':24} {'parameters':>12} {'window':>8}  description")
+    for name in available_models():
+        model = build_model(name)
+        doc = (MODELS[name].__doc__ or "").strip().splitlines()[0]
+        typer.echo(f"{name:24} {count_parameters(model):>12,} {model.config.duration:>7.2f}s  {doc}")
+
+
+@app.command()
+def serve(
+    model: Annotated[Optional[Path], typer.Option(help="Checkpoint; default: the bundled model.")] = None,
+    host: Annotated[str, typer.Option(help="Address to bind; keep 127.0.0.1 unless behind a proxy.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    max_upload_mb: Annotated[float, typer.Option(help="Largest accepted upload.")] = 50.0,
+) -> None:
+    """Serve the HTTP API and a small web page (needs the `serve` extra)."""
+    from deepfake_audio.errors import require
+
+    try:
+        uvicorn = require("uvicorn", "serve")
+        from deepfake_audio.server import create_app
+
+        application = create_app(model, max_upload_mb=max_upload_mb)
+    except DeepfakeAudioError as e:
+        raise _fail(str(e))
+    uvicorn.run(application, host=host, port=port)
+
+
+def _log_to_stderr() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+
+
+def main() -> None:
+    app()

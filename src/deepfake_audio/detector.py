@@ -1,0 +1,228 @@
+"""The user-facing detector: any audio in, a calibrated verdict with a per-window timeline out.
+
+Score convention (stated once, used everywhere): `score` is the bona-fide log-odds of the model;
+higher means more bona fide. `p_fake` is the calibrated probability that the recording is machine-made.
+A recording is labelled "fake" when `score < threshold`, which is the same as `p_fake >= 0.5`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from deepfake_audio.audio import SAMPLE_RATE, AudioSource, load_audio, stream_audio
+from deepfake_audio.checkpoint import CheckpointInfo, load_checkpoint
+from deepfake_audio.device import resolve_device
+from deepfake_audio.errors import DeepfakeAudioError
+from deepfake_audio.models import DetectorModel
+from deepfake_audio.windows import Window, aggregate_scores, iter_windows
+
+DEFAULT_MODEL = "default.safetensors"
+STREAM_BLOCK_SECONDS = 60.0  # long files are decoded a minute at a time
+_NO_SAMPLES = torch.zeros(0)
+
+
+def bundled_model_path(name: str = DEFAULT_MODEL) -> Path:
+    """Path of a model shipped inside the package (`deepfake_audio/pretrained/`)."""
+    return Path(str(resources.files("deepfake_audio") / "pretrained" / name))
+
+
+@dataclass(frozen=True)
+class WindowScore:
+    start: float  # seconds
+    end: float  # seconds
+    score: float
+    p_fake: float
+    silent: bool = False
+
+
+@dataclass
+class Prediction:
+    """The verdict for one recording. `to_dict()` is the stable JSON schema of `detect --json`."""
+
+    path: str
+    label: str | None  # "real" | "fake"; None when the file could not be scored
+    p_fake: float | None
+    score: float | None
+    threshold: float
+    duration: float | None = None  # seconds
+    windows: list[WindowScore] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def is_fake(self) -> bool:
+        return self.label == "fake"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["windows"] = [
+            {"start": round(w.start, 3), "end": round(w.end, 3), "score": round(w.score, 4),
+             "p_fake": round(w.p_fake, 4), "silent": w.silent}
+            for w in self.windows
+        ]
+        for key in ("p_fake", "score", "duration"):
+            if out[key] is not None:
+                out[key] = round(out[key], 4)
+        return out
+
+
+class Detector:
+    """Score recordings with a trained checkpoint.
+
+    Examples
+    --------
+    >>> from deepfake_audio import Detector
+    >>> detector = Detector.from_pretrained()            # the bundled model, offline
+    >>> prediction = detector("examples/real/ljspeech_0001.flac")  # doctest: +SKIP
+    >>> prediction.label, round(prediction.p_fake, 2)   # doctest: +SKIP
+    ('real', 0.08)
+    """
+
+    def __init__(
+        self,
+        model: DetectorModel,
+        info: CheckpointInfo,
+        *,
+        device: str | torch.device = "cpu",
+        hop: float = 0.5,
+        aggregate: str = "mean",
+        batch_size: int = 32,
+    ) -> None:
+        if not 0.0 < hop <= 1.0:
+            raise ValueError(f"hop is a fraction of the window in (0, 1]; got {hop}")
+        if aggregate not in ("mean", "min"):
+            raise ValueError(f"aggregate must be 'mean' or 'min'; got {aggregate!r}")
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.info = info
+        self.window = model.num_samples
+        self.hop = max(1, round(hop * self.window))
+        self.aggregate = aggregate
+        self.batch_size = batch_size
+        self.threshold = info.threshold
+        self.scale = float(info.calibration.get("scale", 1.0))
+        self.offset = float(info.calibration.get("offset", -self.scale * self.threshold))
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike | None = None, *, device: str = "auto", **kwargs: Any) -> "Detector":
+        """Load a checkpoint file, or the bundled default model when `path` is None."""
+        device = resolve_device(device)
+        model, info = load_checkpoint(path if path is not None else bundled_model_path(), device=device)
+        return cls(model, info, device=device, **kwargs)
+
+    # ---- calibration -------------------------------------------------------------------------
+
+    def p_fake(self, score: float) -> float:
+        """Calibrated probability of fake for a raw score (logistic on the bona-fide log-odds)."""
+        llr = self.scale * score + self.offset
+        return 1.0 / (1.0 + math.exp(max(-60.0, min(60.0, llr))))
+
+    # ---- scoring -----------------------------------------------------------------------------
+
+    def __call__(self, source: AudioSource, *, name: str | None = None, sample_rate: int | None = None) -> Prediction:
+        """Score one recording given as a path, bytes, or array/tensor (then pass `sample_rate`)."""
+        if isinstance(source, (str, os.PathLike)):
+            return next(self.detect_files([source]))
+        label = name or "<memory>"
+        waveform = load_audio(source, source_sample_rate=sample_rate, name=label)
+        return next(self.score_waveforms([(label, waveform)]))
+
+    def detect_files(self, paths: Iterable[str | os.PathLike]) -> Iterator[Prediction]:
+        """Score files in order, batching windows across files; a bad file yields a Prediction with `error`."""
+        jobs = ((str(p), (lambda p=p: stream_audio(p, block_duration=STREAM_BLOCK_SECONDS))) for p in paths)
+        return self._predict(jobs)
+
+    def score_waveforms(self, items: Iterable[tuple[str, torch.Tensor]]) -> Iterator[Prediction]:
+        """Score in-memory 16 kHz waveforms given as `(name, waveform)` pairs, batching across them."""
+        return self._predict((name, (lambda w=waveform: [w])) for name, waveform in items)
+
+    @torch.inference_mode()
+    def score_windows(self, batch: torch.Tensor) -> torch.Tensor:
+        """Raw scores for a batch of windows `(batch, window)`."""
+        return self.model.score(batch.to(self.device)).float().cpu()
+
+    def _predict(self, jobs: Iterable[tuple[str, Any]]) -> Iterator[Prediction]:
+        pending: list[tuple[_Job, Window]] = []
+        open_jobs: list[_Job] = []
+        for name, open_blocks in jobs:
+            job = _Job(name)
+            open_jobs.append(job)
+            try:
+                for window in iter_windows(open_blocks(), self.window, self.hop):
+                    # The job keeps only the window's position: its samples live until scored, so a
+                    # long file never holds more than a batch of windows in memory.
+                    job.windows.append(replace(window, samples=_NO_SAMPLES))
+                    pending.append((job, window))
+                    if len(pending) >= self.batch_size:
+                        self._flush(pending)
+            except DeepfakeAudioError as e:
+                job.error = str(e)
+            except (RuntimeError, ValueError, OSError) as e:  # decoder/library failures on odd input
+                job.error = f"{name}: {e}"
+            job.done = True
+            while open_jobs and open_jobs[0].done and (open_jobs[0].error or open_jobs[0].scored()):
+                yield self._finish(open_jobs.pop(0))
+        self._flush(pending)
+        for job in open_jobs:
+            yield self._finish(job)
+
+    def _flush(self, pending: list[tuple["_Job", Window]]) -> None:
+        if not pending:
+            return
+        scores = self.score_windows(torch.stack([w.samples for _, w in pending]))
+        for (job, _), score in zip(pending, scores.tolist()):
+            job.scores.append(score)
+        pending.clear()
+
+    def _finish(self, job: "_Job") -> Prediction:
+        if job.error:
+            # A failed file keeps no partial windows: its verdict would be based on part of it.
+            return Prediction(path=job.name, label=None, p_fake=None, score=None,
+                              threshold=self.threshold, error=job.error)
+        scores = torch.tensor(job.scores)
+        silent = torch.tensor([w.silent for w in job.windows])
+        score = aggregate_scores(scores, silent, self.aggregate)
+        warnings = []
+        if bool(silent.all()):
+            warnings.append("no speech found (silent or near-silent audio): the verdict is unreliable")
+        duration = job.windows[-1].end / SAMPLE_RATE
+        if duration < 0.5 * self.window / SAMPLE_RATE:
+            warnings.append(f"audio is only {duration:.2f} s long: the verdict is less reliable")
+        return Prediction(
+            path=job.name,
+            label="fake" if score < self.threshold else "real",
+            p_fake=self.p_fake(score),
+            score=score,
+            threshold=self.threshold,
+            duration=duration,
+            windows=[
+                WindowScore(w.start / SAMPLE_RATE, w.end / SAMPLE_RATE, s, self.p_fake(s), w.silent)
+                for w, s in zip(job.windows, job.scores)
+            ],
+            warnings=warnings,
+        )
+
+
+@dataclass
+class _Job:
+    name: str
+    windows: list[Window] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    error: str | None = None
+    done: bool = False
+
+    def scored(self) -> bool:
+        return len(self.scores) == len(self.windows)
+
+
+def detect(paths: Sequence[str | os.PathLike], model_path: str | None = None, **kwargs: Any) -> list[Prediction]:
+    """Convenience: score files with a checkpoint (the bundled model by default)."""
+    return list(Detector.from_pretrained(model_path, **kwargs).detect_files(paths))

@@ -1,0 +1,98 @@
+"""The whole `evaluate` job: read a corpus, score it (clean and degraded), write every output file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from deepfake_audio.data.corpora import read_dataset, write_score_file
+from deepfake_audio.data.dataset import WaveformCache
+from deepfake_audio.detector import Detector
+from deepfake_audio.evaluate import score_trials, summarize, write_report
+from deepfake_audio.errors import ConfigError
+
+# Each --degrade name maps to one augmentation step applied with certainty.
+DEGRADATIONS: dict[str, dict[str, Any]] = {
+    "mp3": {"name": "codec", "codecs": ["mp3"]},
+    "opus": {"name": "codec", "codecs": ["opus"]},
+    "aac": {"name": "codec", "codecs": ["aac"]},
+    "gsm": {"name": "codec", "codecs": ["gsm"]},
+    "telephone": {"name": "telephone"},
+    "reverb": {"name": "reverb"},
+    "noise": {"name": "noise"},  # noise:SNR sets the SNR in dB
+}
+
+
+def parse_degradation(spec: str) -> dict[str, Any]:
+    """`noise:10` -> white noise at 10 dB SNR; other names as in DEGRADATIONS."""
+    name, _, arg = spec.strip().partition(":")
+    if name not in DEGRADATIONS:
+        raise ConfigError(f"unknown degradation {name!r}; choose from {', '.join(DEGRADATIONS)}")
+    step = {**DEGRADATIONS[name], "p": 1.0}
+    if name == "noise":
+        snr = float(arg) if arg else 10.0
+        step.update(min_snr_db=snr, max_snr_db=snr)
+    elif arg:
+        raise ConfigError(f"degradation {name!r} takes no argument; got {spec!r}")
+    return step
+
+
+def run_evaluation(
+    model: Path | None,
+    dataset: str,
+    root: str,
+    out: Path,
+    *,
+    subset: str | None = None,
+    degrade: str | None = None,
+    asv_scores: Path | None = None,
+    device: str = "auto",
+    progress: bool = True,
+) -> str:
+    """Evaluate and write `out/`; returns a short human summary."""
+    detector = Detector.from_pretrained(model, device=device)
+    options = {"subset": subset} if subset else {}
+    trials = read_dataset(dataset, root, **options)
+    cache = WaveformCache()
+    scored = score_trials(detector, trials, cache=cache, progress=progress)
+    report = summarize(scored, detector)
+    report["dataset"], report["root"] = dataset, str(root)
+    out.mkdir(parents=True, exist_ok=True)
+    write_score_file(dataset, scored.trials, scored.scores, out / "scores.txt")
+    if asv_scores is not None:
+        report["min_tdcf"] = compute_tdcf(dataset, scored, asv_scores)
+    if degrade:
+        from deepfake_audio.augment import build_augmentation
+
+        report["degradations"] = {}
+        for spec in filter(None, (s.strip() for s in degrade.split(","))):
+            chain = build_augmentation([parse_degradation(spec)])
+            degraded = score_trials(detector, scored.trials, degrade=chain, cache=cache, progress=progress)
+            report["degradations"][spec] = {k: summarize(degraded, detector)[k] for k in ("eer", "min_dcf")}
+    write_report(report, out, scored, title=f"Evaluation on {dataset}: {root}")
+    lines = [f"EER {100 * report['eer']:.2f}% over {report['num_trials']} trials"
+             f" ({report['num_failed']} unreadable); report in {out}"]
+    for spec, row in report.get("degradations", {}).items():
+        lines.append(f"  {spec}: EER {100 * row['eer']:.2f}%")
+    return "\n".join(lines)
+
+
+def compute_tdcf(dataset: str, scored: Any, asv_path: Path) -> float:
+    """min t-DCF with the organisers' ASV scores (`<speaker> <target|nontarget|spoof> <score>`)."""
+    import numpy as np
+
+    from deepfake_audio.data.trial import Label
+    from deepfake_audio.errors import ProtocolError
+    from deepfake_audio.metrics import compute_min_tdcf_2019, compute_min_tdcf_2021
+
+    groups: dict[str, list[float]] = {"target": [], "nontarget": [], "spoof": []}
+    for lineno, line in enumerate(Path(asv_path).read_text().splitlines(), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) < 3 or fields[-2] not in groups:
+            raise ProtocolError(f"{asv_path}:{lineno}: expected '<id> <target|nontarget|spoof> <score>'")
+        groups[fields[-2]].append(float(fields[-1]))
+    labels = np.array([t.label is Label.BONAFIDE for t in scored.trials])
+    args = (scored.scores[labels], scored.scores[~labels], *(np.array(groups[k]) for k in ("target", "nontarget", "spoof")))
+    return float(compute_min_tdcf_2019(*args) if dataset == "asvspoof2019-la" else compute_min_tdcf_2021(*args))

@@ -1,0 +1,84 @@
+"""Sliding windows over audio of any length, from whole tensors or from a stream of blocks.
+
+A clip shorter than one window is tiled to the window length (as in training) and reported with its
+true end time. Longer audio is covered by windows `hop` samples apart, plus one final window aligned to
+the end so the tail is never dropped: nothing is silently truncated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import torch
+
+SILENCE_DBFS = -60.0  # windows quieter than this hold no speech to judge
+
+
+@dataclass(frozen=True)
+class Window:
+    start: int  # first sample
+    end: int  # one past the last real (untiled) sample
+    samples: torch.Tensor  # (window,) always exactly the window length
+    silent: bool
+
+
+def tile_to_length(waveform: torch.Tensor, num_samples: int) -> torch.Tensor:
+    """Repeat a short waveform until it is `num_samples` long (zeros if it is empty)."""
+    if waveform.numel() == 0:
+        return torch.zeros(num_samples)
+    reps = -(-num_samples // waveform.numel())
+    return waveform.repeat(reps)[:num_samples]
+
+
+def is_silent(samples: torch.Tensor) -> bool:
+    rms = samples.float().pow(2).mean().sqrt().item()
+    return rms <= 10 ** (SILENCE_DBFS / 20)
+
+
+def iter_windows(blocks: Iterable[torch.Tensor], window: int, hop: int) -> Iterator[Window]:
+    """Cut consecutive blocks of one recording into windows, holding at most a block plus a window."""
+    if hop <= 0 or hop > window:
+        raise ValueError(f"hop must be in (0, window]; got hop={hop}, window={window}")
+    buffer = torch.zeros(0)
+    offset = 0  # absolute index of buffer[0]
+    next_start = 0
+    last_end = 0
+    for block in blocks:
+        buffer = torch.cat([buffer, block.float()])
+        while next_start + window <= offset + buffer.numel():
+            samples = buffer[next_start - offset : next_start - offset + window]
+            yield Window(next_start, next_start + window, samples, is_silent(samples))
+            last_end = next_start + window
+            next_start += hop
+        # Keep what later windows (or the final end-aligned one) may still need.
+        keep_from = max(offset, min(next_start, offset + buffer.numel() - window))
+        buffer = buffer[keep_from - offset :]
+        offset = keep_from
+    total = offset + buffer.numel()
+    if last_end == 0:
+        yield Window(0, total, tile_to_length(buffer, window), is_silent(buffer) if total else True)
+    elif last_end < total:
+        samples = buffer[-window:]
+        yield Window(total - window, total, samples, is_silent(samples))
+
+
+def windows_of(waveform: torch.Tensor, window: int, hop: int) -> list[Window]:
+    """All windows of an in-memory waveform `(time,)`."""
+    return list(iter_windows([waveform], window, hop))
+
+
+def aggregate_scores(scores: torch.Tensor, silent: torch.Tensor, how: str = "mean") -> float:
+    """One score per recording from its window scores, ignoring silent windows when any has speech.
+
+    `mean` averages the bona-fide log-odds; `min` takes the most spoof-like window, which catches a short
+    generated span inside real speech at the cost of more false alarms on long real recordings.
+    """
+    if scores.numel() == 0:
+        raise ValueError("no windows to aggregate")
+    voiced = scores[~silent] if bool((~silent).any()) else scores
+    if how == "mean":
+        return float(voiced.mean())
+    if how == "min":
+        return float(voiced.min())
+    raise ValueError(f"unknown aggregation {how!r}; choose mean or min")

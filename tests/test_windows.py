@@ -1,0 +1,52 @@
+"""Sliding windows: coverage, tail handling, short clips, streaming equals in-memory."""
+
+from __future__ import annotations
+
+import torch
+
+from deepfake_audio.windows import aggregate_scores, iter_windows, tile_to_length, windows_of
+
+
+def test_short_clip_is_tiled_and_keeps_true_end():
+    wave = torch.arange(1, 301, dtype=torch.float32)
+    (window,) = windows_of(wave, 1000, 500)
+    assert window.start == 0 and window.end == 300
+    assert window.samples.numel() == 1000
+    assert torch.equal(window.samples[300:600], wave)
+
+
+def test_exact_window_gives_one_window():
+    wave = torch.randn(1000)
+    windows = windows_of(wave, 1000, 500)
+    assert [(w.start, w.end) for w in windows] == [(0, 1000)]
+
+
+def test_long_audio_covers_tail_with_end_aligned_window():
+    wave = torch.randn(2300)
+    windows = windows_of(wave, 1000, 500)
+    assert [(w.start, w.end) for w in windows] == [(0, 1000), (500, 1500), (1000, 2000), (1300, 2300)]
+    assert torch.equal(windows[-1].samples, wave[1300:])
+
+
+def test_streamed_blocks_give_the_same_windows():
+    wave = torch.randn(10_000)
+    whole = windows_of(wave, 1000, 300)
+    streamed = list(iter_windows(list(wave.split(777)), 1000, 300))
+    assert [(w.start, w.end) for w in whole] == [(w.start, w.end) for w in streamed]
+    for a, b in zip(whole, streamed):
+        assert torch.equal(a.samples, b.samples)
+
+
+def test_silent_windows_are_flagged_and_ignored_in_aggregate():
+    wave = torch.cat([torch.zeros(1000), 0.3 * torch.randn(1000)])
+    windows = windows_of(wave, 1000, 1000)
+    assert [w.silent for w in windows] == [True, False]
+    scores = torch.tensor([-9.0, 2.0])
+    silent = torch.tensor([w.silent for w in windows])
+    assert aggregate_scores(scores, silent, "mean") == 2.0
+    assert aggregate_scores(scores, torch.tensor([True, True]), "mean") == -3.5
+    assert aggregate_scores(torch.tensor([1.0, -2.0, 3.0]), torch.tensor([False] * 3), "min") == -2.0
+
+
+def test_empty_audio_tiles_to_zeros():
+    assert torch.equal(tile_to_length(torch.zeros(0), 5), torch.zeros(5))
