@@ -123,10 +123,10 @@ def train(
             if Path(data).is_dir():
                 settings.insert(0, "data.dataset=folder")
         cfg = load_config(preset_path(preset) if preset else config, settings)
-        best = run_training(cfg, out, progress=not quiet)
+        result = run_training(cfg, out, progress=not quiet)
     except DeepfakeAudioError as e:
         raise _fail(str(e))
-    typer.echo(f"best checkpoint: {best}")
+    typer.echo(f"best checkpoint: {result.best_checkpoint}")
 
 
 @app.command()

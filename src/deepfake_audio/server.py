@@ -6,8 +6,8 @@ returning the same JSON object per file as `detect --json`; 400 for undecodable 
 over the size limit.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: FastAPI reads the endpoint annotations at run time,
+# and the fastapi types are imported inside `create_app` (an optional extra).
 import os
 from importlib import resources
 from typing import Any
@@ -33,17 +33,17 @@ def create_app(model: "Detector | str | os.PathLike | None" = None, *, max_uploa
         return page
 
     @app.get("/health")
-    def health() -> dict[str, str]:
+    def health() -> dict:
         return {"status": "ok"}
 
     @app.get("/info")
-    def info() -> dict[str, Any]:
+    def info() -> dict:
         return {"model": detector.info.model, "window_seconds": detector.window / 16_000,
                 "threshold": detector.threshold, "version": _version(),
                 "validation_eer": detector.info.extra.get("val_eer")}
 
     @app.post("/detect")
-    async def detect(file: UploadFile = File(...)) -> dict[str, Any]:
+    async def detect(file: UploadFile = File(...)) -> dict:
         data = await file.read(max_bytes + 1)
         if len(data) > max_bytes:
             raise HTTPException(413, f"{file.filename}: upload larger than {max_upload_mb:g} MB")

@@ -116,8 +116,15 @@ def make_lr_lambda(kind: str, total_steps: int):  # noqa: ANN201 - LambdaLR call
     raise ConfigError(f"unknown train.scheduler {kind!r}; choose none or cosine")
 
 
-def train(config: ExperimentConfig, run_dir: str | Path, *, progress: bool = True) -> Path:
-    """Train as `config` says, writing into `run_dir`; returns the best checkpoint's path."""
+@dataclass
+class TrainResult:
+    best_checkpoint: Path  # best validation EER so far (also over earlier, resumed runs)
+    model: DetectorModel  # the weights after the last epoch run (this rank's copy under DDP)
+    epochs_run: int
+
+
+def train(config: ExperimentConfig, run_dir: str | Path, *, progress: bool = True) -> TrainResult:
+    """Train as `config` says, writing into `run_dir`."""
     run_dir = Path(run_dir)
     cfg = config.train
     ddp, device = init_distributed(cfg.device)
@@ -175,7 +182,9 @@ def train(config: ExperimentConfig, run_dir: str | Path, *, progress: bool = Tru
     eval_detector = Detector(model, CheckpointInfo(model.name, model.config_dict()), device=device, hop=cfg.val_hop)
 
     best_path = run_dir / BEST
+    epochs_run = 0
     for epoch in range(start_epoch, cfg.epochs):
+        epochs_run += 1
         started = time.perf_counter()
         net.train()
         dataset.set_epoch(epoch)
@@ -229,7 +238,7 @@ def train(config: ExperimentConfig, run_dir: str | Path, *, progress: bool = Tru
             break
     if ddp.enabled:
         dist.barrier()
-    return best_path
+    return TrainResult(best_path, model, epochs_run)
 
 
 def save_release(model: DetectorModel, path: Path, result: dict[str, Any], config: ExperimentConfig,

@@ -1,0 +1,75 @@
+"""The command line: detect output formats and exit codes, models, train + evaluate end to end."""
+
+from __future__ import annotations
+
+import json
+
+import soundfile as sf
+import torch
+from typer.testing import CliRunner
+
+from conftest import synthetic_speechlike
+from deepfake_audio.checkpoint import save_checkpoint
+from deepfake_audio.cli import app
+from deepfake_audio.models import build_model
+
+runner = CliRunner()
+
+
+def _checkpoint(tmp_path):
+    torch.manual_seed(0)
+    return save_checkpoint(build_model("seed-cnn"), tmp_path / "m.safetensors", threshold=0.0)
+
+
+def test_detect_json_on_folder_with_a_bad_file(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    sf.write(folder / "a.wav", synthetic_speechlike(2.0), 16_000)
+    sf.write(folder / "b.flac", synthetic_speechlike(0.7, seed=2), 22_050)
+    (folder / "broken.wav").write_bytes(b"RIFF....garbage")
+    result = runner.invoke(app, ["detect", str(folder), "--model", str(_checkpoint(tmp_path)), "--json"])
+    assert result.exit_code == 1  # one file failed, the others were scored
+    rows = json.loads(result.stdout)
+    assert [r["path"].rsplit("/", 1)[-1] for r in rows] == ["a.wav", "b.flac", "broken.wav"]
+    assert rows[0]["error"] is None and rows[0]["label"] in ("real", "fake")
+    assert rows[2]["label"] is None and "broken.wav" in rows[2]["error"]
+
+
+def test_detect_csv_and_table(tmp_path):
+    path = tmp_path / "a.wav"
+    sf.write(path, synthetic_speechlike(3.0), 16_000)
+    model = str(_checkpoint(tmp_path))
+    csv_out = runner.invoke(app, ["detect", str(path), "--model", model, "--csv"])
+    assert csv_out.exit_code == 0
+    assert csv_out.stdout.splitlines()[0] == "path,label,p_fake,score,duration,error"
+    table = runner.invoke(app, ["detect", str(path), "--model", model, "--timeline"])
+    assert table.exit_code == 0 and "p_fake=" in table.stdout and "s  p_fake" in table.stdout
+
+
+def test_detect_missing_model_is_one_line_error(tmp_path):
+    result = runner.invoke(app, ["detect", "x.wav", "--model", str(tmp_path / "none.safetensors")])
+    assert result.exit_code == 2 and "none.safetensors" in result.output and "Traceback" not in result.output
+
+
+def test_models_lists_parameter_counts():
+    result = runner.invoke(app, ["models"])
+    assert result.exit_code == 0
+    line = next(x for x in result.stdout.splitlines() if x.startswith("seed-cnn"))
+    assert "1.00s" in line
+
+
+def test_train_then_evaluate_writes_every_report_file(labelled_folder, tmp_path):
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", "--preset", "seed", "--data", str(labelled_folder), "--out", str(run),
+                                 "--set", "train.epochs=1", "--set", "data.split=random", "--set",
+                                 "data.val_fraction=0.5", "--quiet"])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "eval"
+    result = runner.invoke(app, ["evaluate", str(labelled_folder), "--model", str(run / "best.safetensors"),
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    for name in ("report.json", "report.md", "confusion_matrix.png", "det.png", "scores.txt"):
+        assert (out / name).exists(), name
+    report = json.loads((out / "report.json").read_text())
+    assert report["num_trials"] == 8 and 0.0 <= report["eer"] <= 1.0
+    assert len((out / "scores.txt").read_text().splitlines()) == 8
