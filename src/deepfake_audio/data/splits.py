@@ -73,3 +73,47 @@ def filter_trials(
     """Drop trials from the named sources or systems."""
     sources, systems = set(exclude_sources), set(exclude_systems)
     return [t for t in trials if t.source not in sources and t.system not in systems]
+
+
+def leave_generators_out_folds(
+    trials: Sequence[Trial], num_folds: int = 3, seed: int = 0, exclude_val_speakers: bool = True
+) -> list[tuple[list[Trial], list[Trial]]]:
+    """Cross-validation folds in which validation generators, sources and speakers are never trained on.
+
+    Sources that hold spoofs are dealt into `num_folds` groups of similar spoof counts. A fold validates
+    on every clip of its sources (real and fake side by side, pooled under one threshold) and trains on
+    the other sources minus any spoof whose generator family appears in validation and, with
+    `exclude_val_speakers`, minus any clip of a validation speaker. Sources with only real speech
+    always stay in training.
+    """
+    from deepfake_audio.data.families import generator_families
+
+    spoof_counts: dict[str, int] = defaultdict(int)
+    for t in trials:
+        if t.label is Label.SPOOF:
+            spoof_counts[t.source or "unknown"] += 1
+    sources = sorted(spoof_counts)
+    if len(sources) < num_folds:
+        raise ValueError(f"{len(sources)} sources with spoofs cannot make {num_folds} folds")
+    random.Random(seed).shuffle(sources)
+    groups: list[list[str]] = [[] for _ in range(num_folds)]
+    loads = [0] * num_folds
+    for source in sorted(sources, key=lambda s: -spoof_counts[s]):  # largest first, onto the lightest fold
+        k = loads.index(min(loads))
+        groups[k].append(source)
+        loads[k] += spoof_counts[source]
+
+    folds = []
+    for group in groups:
+        held = set(group)
+        val = [t for t in trials if (t.source or "unknown") in held]
+        families = set().union(*(generator_families(t.system or "") for t in val if t.label is Label.SPOOF))
+        speakers = {t.speaker for t in val if t.speaker} if exclude_val_speakers else set()
+        train = [
+            t for t in trials
+            if (t.source or "unknown") not in held
+            and not (t.label is Label.SPOOF and generator_families(t.system or "") & families)
+            and not (t.speaker and t.speaker in speakers)
+        ]
+        folds.append((train, val))
+    return folds

@@ -1,0 +1,83 @@
+"""ASVspoof 5 (2024), track 1 protocols as distributed.
+
+Layout (`root` is the unpacked corpus)::
+
+    ASVspoof5_protocols/ASVspoof5.{train.tsv, dev.track_1.tsv, eval.track_1.tsv}   (or directly in root)
+    flac_T/T_*.flac   flac_D/D_*.flac   flac_E_eval/E_*.flac
+
+Despite the `.tsv` name, lines are whitespace separated with 10 fields:
+`SPEAKER_ID FLAC_FILE_NAME SPEAKER_GENDER CODEC CODEC_Q CODEC_SEED ATTACK_TAG ATTACK_LABEL KEY TMP`, e.g.
+`T_4850 T_0000000000 F - - - AC3 A05 spoof -`. Train and dev are uncoded (CODEC `-`); eval adds C01-C11.
+Uncoded trials get `codec="none"` so a per-codec breakdown keeps them as their own condition.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deepfake_audio.data.corpora.common import (
+    choose_subsets,
+    dash_to_none,
+    first_existing,
+    parse_label,
+    protocol_lines,
+    require_file,
+    system_for,
+)
+from deepfake_audio.data.trial import Trial
+from deepfake_audio.errors import ConfigError
+
+SUBSETS = ("train", "dev", "eval")
+PROTOCOL_NAMES = {
+    "train": "ASVspoof5.train.tsv",
+    "dev": "ASVspoof5.dev.track_1.tsv",
+    "eval": "ASVspoof5.eval.track_1.tsv",
+}
+AUDIO_FOLDERS = {
+    "train": ("flac_T", "ASVspoof5_train/flac_T"),
+    "dev": ("flac_D", "ASVspoof5_dev/flac_D"),
+    "eval": ("flac_E_eval", "flac_E", "ASVspoof5_eval/flac_E_eval"),
+}
+
+
+def read_asvspoof5(
+    root: Path, *, subset: str | None = None, protocol: str | Path | None = None
+) -> list[Trial]:
+    """Read ASVspoof 5 track-1 trials: `subset` train/dev/eval, or all three when None.
+
+    `protocol` replaces the official file of `subset` (same 10-column format).
+    """
+    subsets = choose_subsets(subset, SUBSETS, "asvspoof5")
+    if protocol is not None and subset is None:
+        raise ConfigError("asvspoof5: a custom protocol needs subset=train|dev|eval to locate its audio")
+    trials: list[Trial] = []
+    for name in subsets:
+        if protocol is not None:
+            path = Path(protocol)
+        else:
+            default = root / "ASVspoof5_protocols" / PROTOCOL_NAMES[name]
+            path = first_existing([default, root / PROTOCOL_NAMES[name]]) or default
+        require_file(path, f"ASVspoof 5 {name} protocol", "unpack ASVspoof5_protocols.tar.gz into root")
+        folders = [root / f for f in AUDIO_FOLDERS[name]]
+        audio_dir = first_existing(folders) or folders[0]
+        for lineno, fields in protocol_lines(path, 10):
+            if lineno == 1 and fields[0].upper() == "SPEAKER_ID":
+                continue  # tolerate a header row, as some re-packaged copies add one
+            speaker, utt, gender, codec, codec_q, codec_seed, attack_tag, attack, key, _tmp = fields
+            label = parse_label(key, path, lineno)
+            extra = {"gender": gender}
+            optional = {"codec_q": codec_q, "codec_seed": codec_seed, "attack_tag": attack_tag}
+            extra.update({k: v for k, v in optional.items() if dash_to_none(v) is not None})
+            trials.append(
+                Trial(
+                    utterance_id=utt,
+                    path=audio_dir / f"{utt}.flac",
+                    label=label,
+                    system=system_for(label, attack),
+                    speaker=speaker,
+                    codec=dash_to_none(codec) or "none",
+                    subset=name,
+                    extra=extra,
+                )
+            )
+    return trials
