@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from deepfake_audio.data.corpora import breakdown_value
 from deepfake_audio.data.dataset import WaveformCache
 from deepfake_audio.data.trial import Label, Trial
 from deepfake_audio.detector import Detector
@@ -72,7 +73,7 @@ def score_trials(
     return ScoredTrials(kept, np.array([p.score for p in predictions], dtype=np.float64), failed)
 
 
-def summarize(scored: ScoredTrials, detector: Detector) -> dict[str, Any]:
+def summarize(scored: ScoredTrials, detector: Detector, breakdowns: Sequence[str] = BREAKDOWN_FIELDS) -> dict[str, Any]:
     """EER, DCFs, CLLR, the seed report's classification metrics at the model's threshold, breakdowns."""
     labels = np.array([t.label is Label.BONAFIDE for t in scored.trials])
     scores = scored.scores
@@ -95,8 +96,8 @@ def summarize(scored: ScoredTrials, detector: Detector) -> dict[str, Any]:
         "at_threshold": classification_report(labels.astype(int), scores, detector.threshold),
         "breakdowns": {},
     }
-    for name in BREAKDOWN_FIELDS:
-        groups = [getattr(t, name) or "" for t in scored.trials]
+    for name in dict.fromkeys([*BREAKDOWN_FIELDS, *breakdowns]):
+        groups = [str(breakdown_value(t, name) or "") for t in scored.trials]
         spoof_groups = {g for g, is_bona in zip(groups, labels) if not is_bona and g}
         if len(spoof_groups) > 1 or (name != "system" and len(set(groups)) > 1):
             report["breakdowns"][name] = eer_by_group(labels.astype(int), scores, groups)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from deepfake_audio.data.corpora import read_dataset, write_score_file
+from deepfake_audio.data.corpora import DATASET_BREAKDOWNS, read_dataset, write_score_file
 from deepfake_audio.data.dataset import WaveformCache
 from deepfake_audio.detector import Detector
 from deepfake_audio.evaluate import score_trials, summarize, write_report
@@ -55,7 +55,7 @@ def run_evaluation(
     trials = read_dataset(dataset, root, **options)
     cache = WaveformCache()
     scored = score_trials(detector, trials, cache=cache, progress=progress)
-    report = summarize(scored, detector)
+    report = summarize(scored, detector, DATASET_BREAKDOWNS.get(dataset, ()))
     report["dataset"], report["root"] = dataset, str(root)
     out.mkdir(parents=True, exist_ok=True)
     write_score_file(dataset, scored.trials, scored.scores, out / "scores.txt")

@@ -123,8 +123,19 @@ class TrainResult:
     epochs_run: int
 
 
-def train(config: ExperimentConfig, run_dir: str | Path, *, progress: bool = True) -> TrainResult:
-    """Train as `config` says, writing into `run_dir`."""
+def train(
+    config: ExperimentConfig,
+    run_dir: str | Path,
+    *,
+    progress: bool = True,
+    splits: tuple[list[Trial], list[Trial]] | None = None,
+    cache: WaveformCache | None = None,
+) -> TrainResult:
+    """Train as `config` says, writing into `run_dir`.
+
+    `splits` gives (training, validation) trials directly instead of reading `config.data` (the
+    cross-validation benchmark uses it); `cache` shares decoded audio between runs.
+    """
     run_dir = Path(run_dir)
     cfg = config.train
     ddp, device = init_distributed(cfg.device)
@@ -133,7 +144,7 @@ def train(config: ExperimentConfig, run_dir: str | Path, *, progress: bool = Tru
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(config, run_dir / "config.yaml")
 
-    train_trials, val_trials = load_splits(config)
+    train_trials, val_trials = splits if splits is not None else load_splits(config)
     if not train_trials or not val_trials:
         raise ConfigError(f"empty split: {len(train_trials)} training and {len(val_trials)} validation trials")
     for name, part in (("training", train_trials), ("validation", val_trials)):
@@ -148,7 +159,8 @@ def train(config: ExperimentConfig, run_dir: str | Path, *, progress: bool = Tru
         from deepfake_audio.augment import build_augmentation
 
         augment = build_augmentation(cfg.augment)
-    cache = WaveformCache(trim=config.data.trim_silence)
+    if cache is None or cache.trim != config.data.trim_silence:
+        cache = WaveformCache(trim=config.data.trim_silence)
     dataset = WindowDataset(train_trials, model.num_samples, crop=config.data.crop, augment=augment,
                             cache=cache, seed=cfg.seed)
     if ddp.enabled:

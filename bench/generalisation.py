@@ -1,0 +1,214 @@
+"""Leave-generators-out cross-validation on the development corpus: the project's honest quality number.
+
+Each fold holds out whole sources (collections): every real and fake clip of those sources is
+validation, pooled under ONE threshold (a user has one threshold). Training never sees a validation
+generator family (`deepfake_audio.data.families`), source or known speaker. Inside a fold's training
+data an inner split by system picks the best epoch and fits the calibration, so the held-out fold is
+used for nothing but the reported number.
+
+Per arm (a model preset plus options) it reports pooled EER mean and spread over folds x seeds, the
+mean within-source EER (what a per-source threshold would give: the gap to the pooled EER is the
+calibration/channel problem), parameters, CPU training seconds per epoch and CPU scoring speed. The
+table is written into BENCHMARKS.md between markers; nothing in it is typed by hand.
+
+CPU budget (2 cores): the default protocol (3 folds x 2 seeds, arms seed-cnn and the cheap models)
+takes roughly 1-2 hours. On a GPU run the full protocol with more seeds and heavy models, e.g.
+    python bench/generalisation.py --arms seed,lfs-resnet,aasist-l,aasist,rawnet2 --seeds 0,1,2 --device cuda
+
+    python bench/generalisation.py [--arms seed,lfs-resnet] [--folds 3] [--seeds 0,1] [--epochs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from deepfake_audio.config import load_config
+from deepfake_audio.data.corpora import read_dataset
+from deepfake_audio.data.dataset import WaveformCache
+from deepfake_audio.data.splits import leave_generators_out_folds, split_trials
+from deepfake_audio.data.trial import Label, Trial
+from deepfake_audio.detector import Detector
+from deepfake_audio.metrics import compute_eer
+from deepfake_audio.models import count_parameters
+from deepfake_audio.presets import preset_path
+from deepfake_audio.train import train
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_MANIFEST = REPO.parent / "shared" / "data" / "dev" / "manifest.csv"
+MARK_BEGIN, MARK_END = "<!-- {name}:begin -->", "<!-- {name}:end -->"
+
+# An arm: a preset plus overrides (and optionally extra training manifests, e.g. synthesized spoofs).
+ARMS: dict[str, dict] = {
+    "seed": {"preset": "seed", "overrides": []},
+    "lfs-resnet": {"preset": "lfs-resnet", "overrides": []},
+    "lfs-resnet-noaug": {"preset": "lfs-resnet", "overrides": ["train.augment=[]"]},
+    "lfcc-lcnn": {"preset": "lfcc-lcnn", "overrides": []},
+    "spectro-transformer": {"preset": "spectro-transformer", "overrides": []},
+    "aasist-l": {"preset": "aasist-l", "overrides": []},
+    "aasist": {"preset": "aasist", "overrides": []},
+    "rawnet2": {"preset": "rawnet2", "overrides": []},
+}
+
+
+@dataclass
+class RunResult:
+    arm: str
+    fold: int
+    seed: int
+    pooled_eer: float
+    within_source_eer: float
+    train_seconds_per_epoch: float
+    scoring_x_realtime: float
+    parameters: int
+
+
+def within_source_eer(trials: list[Trial], scores: np.ndarray) -> float:
+    """Mean EER over validation sources that hold both classes (a separate threshold per source)."""
+    eers = []
+    for source in sorted({t.source for t in trials}):
+        idx = [i for i, t in enumerate(trials) if t.source == source]
+        labels = np.array([trials[i].label is Label.BONAFIDE for i in idx])
+        if labels.any() and not labels.all():
+            eers.append(compute_eer(scores[idx][labels], scores[idx][~labels])[0])
+    return float(np.mean(eers)) if eers else float("nan")
+
+
+def run_one(arm: str, spec: dict, fold: int, seed: int, train_trials: list[Trial], val_trials: list[Trial],
+            cache: WaveformCache, args: argparse.Namespace, workdir: Path) -> RunResult:
+    overrides = [*spec["overrides"], f"train.seed={seed}", f"train.device={args.device}"]
+    if args.epochs:
+        overrides.append(f"train.epochs={args.epochs}")
+    config = load_config(preset_path(spec["preset"]), overrides)
+    extra = [t for manifest in spec.get("extra_manifests", []) for t in read_dataset("csv", manifest)]
+    inner_train, inner_val = split_trials(train_trials, "system", 0.2, seed=seed)
+    result = train(config, workdir / f"{arm}-f{fold}-s{seed}", progress=False,
+                   splits=(inner_train + extra, inner_val), cache=cache)
+    metrics = [json.loads(line) for line in (result.best_checkpoint.parent / "metrics.jsonl").read_text().splitlines()]
+    detector = Detector.from_pretrained(result.best_checkpoint, device=args.device)
+    started = time.perf_counter()
+    predictions = list(detector.score_waveforms((str(t.path), cache.get(t)) for t in val_trials))
+    scoring_seconds = time.perf_counter() - started
+    scores = np.array([p.score for p in predictions])
+    labels = np.array([t.label is Label.BONAFIDE for t in val_trials])
+    audio_seconds = sum(p.duration for p in predictions)
+    return RunResult(
+        arm, fold, seed,
+        pooled_eer=float(compute_eer(scores[labels], scores[~labels])[0]),
+        within_source_eer=within_source_eer(val_trials, scores),
+        train_seconds_per_epoch=float(np.mean([m["train_seconds"] for m in metrics])),
+        scoring_x_realtime=audio_seconds / scoring_seconds,
+        parameters=count_parameters(detector.model),
+    )
+
+
+def summarise(results: list[RunResult], arms: list[str], folds: list[tuple[list[Trial], list[Trial]]],
+              args: argparse.Namespace, wall_seconds: float) -> str:
+    lines = [
+        f"Leave-generators-out cross-validation on `{args.manifest.name}` ({len(folds)} folds by source, seeds "
+        f"{args.seeds}; epochs {'per preset' if not args.epochs else args.epochs}; device {args.device}; "
+        f"{torch.get_num_threads()} torch threads). Measured {time.strftime('%Y-%m-%d')} by "
+        f"`python bench/{Path(__file__).name} {' '.join(sys.argv[1:])}` in {wall_seconds / 60:.0f} min.",
+        "",
+        "Folds (validation = whole held-out sources; training excludes their generator families and speakers):",
+        "",
+        "| fold | train bona fide / spoof | validation bona fide / spoof | validation sources |",
+        "|---|---|---|---|",
+    ]
+    for k, (tr, va) in enumerate(folds):
+        count = lambda ts, lab: sum(t.label is lab for t in ts)  # noqa: E731
+        lines.append(f"| {k} | {count(tr, Label.BONAFIDE)} / {count(tr, Label.SPOOF)} | "
+                     f"{count(va, Label.BONAFIDE)} / {count(va, Label.SPOOF)} | {', '.join(sorted({t.source for t in va}))} |")
+    lines += [
+        "",
+        "| arm | params | pooled EER mean ± sd (%) | per fold (%, mean over seeds) | within-source EER (%) |"
+        " train s/epoch (CPU) | scoring x real time |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for arm in arms:
+        rows = [r for r in results if r.arm == arm]
+        if not rows:
+            continue
+        pooled = [100 * r.pooled_eer for r in rows]
+        per_fold = [np.mean([100 * r.pooled_eer for r in rows if r.fold == k]) for k in range(len(folds))]
+        spread = statistics.stdev(pooled) if len(pooled) > 1 else 0.0
+        lines.append(
+            f"| {arm} | {rows[0].parameters:,} | {np.mean(pooled):.1f} ± {spread:.1f} | "
+            f"{' / '.join(f'{v:.1f}' for v in per_fold)} | {np.mean([100 * r.within_source_eer for r in rows]):.1f} | "
+            f"{np.mean([r.train_seconds_per_epoch for r in rows]):.0f} | {np.mean([r.scoring_x_realtime for r in rows]):.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_section(path: Path, name: str, body: str) -> None:
+    """Replace the text between this section's markers in BENCHMARKS.md (appending the section if new)."""
+    begin, end = MARK_BEGIN.format(name=name), MARK_END.format(name=name)
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    block = f"{begin}\n{body}{end}"
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip("\n") + f"\n\n## {name}\n\n{block}\n"
+    path.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
+    parser.add_argument("--arms", default="seed,lfs-resnet", help=f"comma-separated, from: {', '.join(ARMS)}")
+    parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--seeds", default="0,1")
+    parser.add_argument("--epochs", type=int, default=0, help="override every preset's epochs (0 = preset's)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--section", default="generalisation", help="BENCHMARKS.md section to (re)write")
+    parser.add_argument("--extra-manifest", action="append", default=[],
+                        help="add these clips (e.g. from `deepfake-audio synth`) to training, as arm suffix '+synth'")
+    parser.add_argument("--output", type=Path, default=REPO / "BENCHMARKS.md")
+    args = parser.parse_args()
+    if not args.manifest.exists():
+        sys.exit(f"skipped: the development corpus is not at {args.manifest} (pass --manifest)")
+    torch.set_num_threads(args.threads)
+    arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+    specs = {}
+    for arm in arms:
+        base = arm.removesuffix("+synth")
+        if base not in ARMS:
+            sys.exit(f"unknown arm {arm!r}; choose from {', '.join(ARMS)} (optionally with +synth)")
+        specs[arm] = dict(ARMS[base])
+        if arm.endswith("+synth"):
+            specs[arm]["extra_manifests"] = args.extra_manifest
+    seeds = [int(s) for s in args.seeds.split(",")]
+
+    trials = read_dataset("csv", args.manifest)
+    folds = leave_generators_out_folds(trials, args.folds, seed=0)
+    cache = WaveformCache()
+    results: list[RunResult] = []
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        for arm in arms:
+            for k, (tr, va) in enumerate(folds):
+                for seed in seeds:
+                    r = run_one(arm, specs[arm], k, seed, tr, va, cache, args, Path(tmp))
+                    results.append(r)
+                    print(f"{arm} fold {k} seed {seed}: pooled EER {100 * r.pooled_eer:.1f}%, within-source "
+                          f"{100 * r.within_source_eer:.1f}%, {r.train_seconds_per_epoch:.0f} s/epoch", flush=True)
+    body = summarise(results, arms, folds, args, time.perf_counter() - started)
+    print(body)
+    write_section(args.output, args.section, body)
+    (REPO / "bench" / "results").mkdir(exist_ok=True)
+    (REPO / "bench" / "results" / f"{args.section}.json").write_text(
+        json.dumps([r.__dict__ for r in results], indent=1))
+
+
+if __name__ == "__main__":
+    main()
