@@ -191,6 +191,40 @@ def serve(
     uvicorn.run(application, host=host, port=port)
 
 
+@app.command()
+def synth(
+    inputs: Annotated[Optional[list[Path]], typer.Option("--inputs", help="Bona fide clips, folders or manifests to copy-synthesise.")] = None,
+    texts: Annotated[Optional[Path], typer.Option(help="Text file, one sentence per line, for TTS generators.")] = None,
+    generators: Annotated[str, typer.Option(help="Comma-separated generator names (see --list).")] = "griffinlim,world,lpc",
+    out: Annotated[Path, typer.Option(help="Output folder: audio under <generator>/ and manifest.csv.")] = Path("synth"),
+    seed: Annotated[int, typer.Option()] = 0,
+    fresh: Annotated[bool, typer.Option(help="Regenerate clips already in the manifest instead of resuming.")] = False,
+    list_generators: Annotated[bool, typer.Option("--list", help="List generators usable here, and the missing ones.")] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Make spoofed training clips offline from real clips (copy-synthesis) or text (TTS)."""
+    from deepfake_audio.synth import available_generators, read_texts, run_synthesis, unavailable_generators
+
+    if list_generators:
+        for name, description in available_generators().items():
+            typer.echo(f"{name:20} {description}")
+        for name, reason in unavailable_generators().items():
+            typer.echo(f"{name:20} (unavailable) {reason}")
+        return
+    _log_to_stderr()
+    try:
+        sentences = read_texts(texts) if texts else None
+        report = run_synthesis(list(inputs or []), sentences, [g.strip() for g in generators.split(",") if g.strip()],
+                               out, seed=seed, resume=not fresh, progress=not quiet)
+    except DeepfakeAudioError as e:
+        raise _fail(str(e))
+    failed = sum(s.failed for s in report.stats.values())
+    typer.echo(f"manifest: {report.manifest}")
+    if failed:
+        typer.echo(f"{failed} clip(s) failed; see the messages above", err=True)
+        raise typer.Exit(1)
+
+
 def _log_to_stderr() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
 
