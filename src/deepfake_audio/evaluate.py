@@ -56,7 +56,7 @@ def score_trials(
     failed: list[tuple[Trial, str]] = []
 
     def items():  # noqa: ANN202 - generator of (name, waveform)
-        for i, trial in enumerate(tqdm(trials, desc="scoring", disable=not progress, leave=False)):
+        for i, trial in enumerate(tqdm(trials, desc="scoring", disable=None if progress else True, leave=False)):
             try:
                 waveform = cache.get(trial, keep=degrade is not None)
             except DeepfakeAudioError as e:
@@ -160,8 +160,11 @@ def to_markdown(report: dict[str, Any], title: str) -> str:
                   f"| clean | {100 * report['eer']:.2f}% |"]
         lines += [f"| {k} | {100 * v['eer']:.2f}% |" for k, v in report["degradations"].items()]
     for name, groups in report["breakdowns"].items():
-        lines += ["", f"## EER by {name}", "", f"| {name} | trials | EER |", "|---|---|---|"]
-        for group, row in sorted(groups.items(), key=lambda kv: -kv[1].get("eer", 0) if kv[1].get("eer") is not None else 0):
+        lines += ["", f"## EER by {name}", "",
+                  f"All bona fide trials against each {name}'s spoofs.", "",
+                  f"| {name} | spoof trials | EER |", "|---|---|---|"]
+        ranked = sorted(groups.items(), key=lambda kv: -(kv[1].get("eer") or 0.0))
+        for group, row in ranked:
             eer = row.get("eer")
-            lines.append(f"| {group} | {row.get('count', '')} | {'n/a' if eer is None else f'{100 * eer:.2f}%'} |")
+            lines.append(f"| {group} | {row.get('n_spoof', '')} | {'n/a' if eer is None else f'{100 * eer:.2f}%'} |")
     return "\n".join(lines) + "\n"

@@ -150,6 +150,8 @@ def train(
     for name, part in (("training", train_trials), ("validation", val_trials)):
         if len({t.label for t in part}) < 2:
             raise ConfigError(f"the {name} split holds only one class; change data.split or add data")
+    if ddp.is_main:
+        write_manifest(val_trials, run_dir / "validation.csv")
     model_args = dict(config.model)
     model = build_model(model_args.pop("name"), **model_args).to(device)
     log.info("model %s: %d training / %d validation clips", model.name, len(train_trials), len(val_trials))
@@ -204,7 +206,7 @@ def train(
             sampler.set_epoch(epoch)
         total_loss, seen = 0.0, 0
         bar = tqdm(loader, total=steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                   disable=not (progress and ddp.is_main), leave=False)
+                   disable=None if (progress and ddp.is_main) else True, leave=False)
         for step, (waves, targets) in enumerate(bar):
             if step >= steps_per_epoch:
                 break
@@ -251,6 +253,17 @@ def train(
     if ddp.enabled:
         dist.barrier()
     return TrainResult(best_path, model, epochs_run)
+
+
+def write_manifest(trials: list[Trial], path: Path) -> None:
+    """The validation clips as a CSV manifest (absolute paths), so `evaluate` can score exactly them."""
+    import csv
+
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["path", "label", "system", "speaker", "source"])
+        for t in trials:
+            writer.writerow([Path(t.path).resolve(), t.label.value, t.system or "", t.speaker or "", t.source or ""])
 
 
 def save_release(model: DetectorModel, path: Path, result: dict[str, Any], config: ExperimentConfig,

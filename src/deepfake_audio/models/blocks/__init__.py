@@ -1,0 +1,1 @@
+"""Building blocks shared by several detector architectures (no models are registered here)."""

@@ -1,0 +1,181 @@
+"""Published detector architectures: shapes, gradients, determinism, reference sizes, weight round trip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from deepfake_audio.errors import ConfigError
+from deepfake_audio.models import available_models, build_model, count_parameters
+from deepfake_audio.models.blocks.graph import GraphAttention, GraphPool, HeteroGraphAttention
+from deepfake_audio.models.blocks.sinc import SincFilterbank, mel_band_edges
+from deepfake_audio.models.blocks.specaugment import SpecAugment
+
+SOTA_MODELS = ["lfcc-lcnn", "rawnet2", "aasist", "aasist-l", "specrnet", "spectro-transformer", "lfs-resnet"]
+# Models whose reference code builds a pre-activation BN (`bn1`) it never uses; see `pre_activation`.
+PRE_ACTIVATION_MODELS = ["rawnet2", "aasist", "aasist-l", "specrnet"]
+
+# Parameter counts of the reference configurations. AASIST/AASIST-L as published by the authors;
+# the others are the reference single-output (or 1-class) counts plus one extra output unit for the
+# second logit: SpecRNet 277,963 + 129, LFCC-LCNN 269,729 + 97 (96 weights + bias); RawNet2 already
+# has two outputs (ASVspoof 2021 baseline config).
+REFERENCE_PARAMETERS = {
+    "aasist": 297_866,
+    "aasist-l": 85_306,
+    "specrnet": 277_963 + 129,
+    "lfcc-lcnn": 269_729 + 97,
+    "rawnet2": 17_621_410,
+}
+
+
+# Short windows keep the tests fast; SpecRNet needs >= 64 frames (6 halvings of the time axis).
+TINY_SECONDS = {"specrnet": 1.0}
+
+
+def tiny(name: str, **kwargs: object) -> torch.nn.Module:
+    """The model with a short window (0.5 s; 1 s for SpecRNet)."""
+    torch.manual_seed(0)
+    return build_model(name, duration=TINY_SECONDS.get(name, 0.5), **kwargs)
+
+
+def waveforms(model: torch.nn.Module, batch: int = 2, seed: int = 0) -> torch.Tensor:
+    """Seeded noise clips of exactly one model window."""
+    generator = torch.Generator().manual_seed(seed)
+    return 0.1 * torch.randn(batch, model.num_samples, generator=generator)
+
+
+def test_all_models_registered() -> None:
+    assert set(SOTA_MODELS) <= set(available_models())
+
+
+@pytest.mark.parametrize("name", SOTA_MODELS)
+def test_output_shape_in_both_modes(name: str) -> None:
+    model = tiny(name)
+    x = waveforms(model, batch=3)
+    for train in (True, False):
+        model.train(train)
+        with torch.no_grad():
+            logits = model(x)
+        assert logits.shape == (3, 2)
+        assert torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("name", SOTA_MODELS)
+def test_default_window_gives_two_logits(name: str) -> None:
+    model = build_model(name).eval()
+    with torch.no_grad():
+        logits = model(waveforms(model, batch=1))
+    assert logits.shape == (1, 2)
+
+
+@pytest.mark.parametrize("name", SOTA_MODELS)
+def test_gradients_reach_input_and_first_layer(name: str) -> None:
+    model = tiny(name).train()
+    x = waveforms(model).requires_grad_(True)
+    model(x)[:, 1].sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    first_name, first = next(iter(model.named_parameters()))
+    assert first.grad is not None and first.grad.abs().sum() > 0, first_name
+    # Every parameter learns, except the pre-activation BNs the reference code leaves unused.
+    no_grad = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    assert all(n.split(".")[-2] == "bn1" for n in no_grad), no_grad
+    assert bool(no_grad) == (name in PRE_ACTIVATION_MODELS)
+
+
+@pytest.mark.parametrize("name", PRE_ACTIVATION_MODELS)
+def test_pre_activation_uses_every_parameter(name: str) -> None:
+    model = tiny(name, pre_activation=True).train()
+    plain = tiny(name).eval()
+    model(waveforms(model)).sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    assert count_parameters(model) == count_parameters(plain)
+
+
+@pytest.mark.parametrize("name", SOTA_MODELS)
+def test_eval_is_deterministic(name: str) -> None:
+    model = tiny(name).eval()
+    x = waveforms(model)
+    with torch.no_grad():
+        assert torch.equal(model(x), model(x))
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE_PARAMETERS))
+def test_reference_parameter_counts(name: str) -> None:
+    assert count_parameters(build_model(name)) == REFERENCE_PARAMETERS[name]
+
+
+def test_reference_window_lengths() -> None:
+    # The AASIST, RawNet2 and SpecRNet references crop to 64,600 samples (404 LFCC frames).
+    for name in ("aasist", "aasist-l", "rawnet2", "specrnet"):
+        assert build_model(name).num_samples == 64_600
+
+
+def test_spectro_transformer_is_small() -> None:
+    assert count_parameters(build_model("spectro-transformer")) < 1_000_000
+
+
+@pytest.mark.parametrize("name", SOTA_MODELS)
+def test_safetensors_round_trip(name: str, tmp_path: Path) -> None:
+    model = tiny(name).train()
+    with torch.no_grad():
+        model(waveforms(model, seed=1))  # move BN running statistics away from their initial values
+    model.eval()
+    path = tmp_path / "weights.safetensors"
+    save_file({k: v.contiguous().clone() for k, v in model.state_dict().items()}, str(path))
+
+    torch.manual_seed(123)  # a differently initialised twin
+    fresh = build_model(name, **{"duration": model.config.duration}).eval()
+    x = waveforms(model, seed=2)
+    with torch.no_grad():
+        assert not torch.allclose(fresh(x), model(x))
+        fresh.load_state_dict(load_file(str(path)), strict=True)
+        assert torch.equal(fresh(x), model(x))
+
+
+def test_specrnet_rejects_coefficients_that_do_not_pool_to_one_row() -> None:
+    with pytest.raises(ConfigError, match="n_lfcc"):
+        build_model("specrnet", n_lfcc=40)
+
+
+def test_sinc_filters_pass_their_own_band() -> None:
+    bank = SincFilterbank(num_filters=20, kernel_size=1024)
+    assert bank.kernel_size == 1025  # even sizes become odd: symmetric, linear-phase filters
+    assert torch.equal(bank.filters[:, 0], bank.filters[:, 0].flip(-1))
+    n_fft = 8192
+    response = torch.fft.rfft(bank.filters[:, 0].double(), n=n_fft).abs()  # (20, bins)
+    peak_hz = response.argmax(dim=1) * 16_000 / n_fft
+    edges = mel_band_edges(20, 16_000)
+    assert torch.all(peak_hz >= edges[:-1]) and torch.all(peak_hz <= edges[1:])
+    assert "filters" not in bank.state_dict()  # rebuilt from the config, never stored
+
+
+def test_graph_attention_is_permutation_equivariant() -> None:
+    torch.manual_seed(0)
+    layer = GraphAttention(8, 6, temperature=2.0).eval()
+    x = torch.randn(2, 5, 8)
+    order = torch.tensor([3, 0, 4, 1, 2])
+    with torch.no_grad():
+        assert torch.allclose(layer(x)[:, order], layer(x[:, order]), atol=1e-6)
+
+
+def test_hetero_graph_attention_and_pool_shapes() -> None:
+    torch.manual_seed(0)
+    layer = HeteroGraphAttention(8, 4).eval()
+    a, b, master = layer(torch.randn(2, 5, 8), torch.randn(2, 3, 8), torch.randn(1, 1, 8))
+    assert a.shape == (2, 5, 4) and b.shape == (2, 3, 4) and master.shape == (2, 1, 4)
+    pooled = GraphPool(0.5, 4).eval()(a)
+    assert pooled.shape == (2, 2, 4)  # int(5 * 0.5) nodes kept
+    assert GraphPool(0.1, 4).eval()(a).shape == (2, 1, 4)  # never fewer than one
+
+
+def test_spec_augment_masks_only_in_training() -> None:
+    torch.manual_seed(0)
+    augment = SpecAugment(freq_masks=2, freq_width=8, time_masks=2, time_width=20)
+    x = torch.randn(4, 64, 100) + 5.0  # no zeros before masking
+    assert augment.eval()(x) is x
+    masked = augment.train()(x)
+    assert (masked == 0).any()
+    assert torch.equal(masked[masked != 0], x[masked != 0])
