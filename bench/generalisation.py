@@ -13,9 +13,9 @@ table is written into BENCHMARKS.md between markers; nothing in it is typed by h
 
 CPU budget (2 cores): the default protocol (3 folds x 2 seeds, arms seed-cnn and the cheap models)
 takes roughly 1-2 hours. On a GPU run the full protocol with more seeds and heavy models, e.g.
-    python bench/generalisation.py --arms seed,lfs-resnet,aasist-l,aasist,rawnet2 --seeds 0,1,2 --device cuda
+    python bench/generalisation.py --arms seed,lfs-tcn,lfs-resnet,aasist-l,aasist,rawnet2 --seeds 0,1,2 --device cuda
 
-    python bench/generalisation.py [--arms seed,lfs-resnet] [--folds 3] [--seeds 0,1] [--epochs N]
+    python bench/generalisation.py [--arms seed,lfs-tcn] [--folds 3] [--seeds 0,1] [--epochs N]
 """
 
 from __future__ import annotations
@@ -50,8 +50,10 @@ MARK_BEGIN, MARK_END = "<!-- {name}:begin -->", "<!-- {name}:end -->"
 # An arm: a preset plus overrides (and optionally extra training manifests, e.g. synthesized spoofs).
 ARMS: dict[str, dict] = {
     "seed": {"preset": "seed", "overrides": []},
+    "lfs-tcn": {"preset": "lfs-tcn", "overrides": []},
+    "lfs-tcn-noaug": {"preset": "lfs-tcn", "overrides": ["train.augment=[]"]},
+    "lfs-tcn-nonorm": {"preset": "lfs-tcn", "overrides": ["model.utterance_norm=false"]},
     "lfs-resnet": {"preset": "lfs-resnet", "overrides": []},
-    "lfs-resnet-noaug": {"preset": "lfs-resnet", "overrides": ["train.augment=[]"]},
     "lfcc-lcnn": {"preset": "lfcc-lcnn", "overrides": []},
     "spectro-transformer": {"preset": "spectro-transformer", "overrides": []},
     "aasist-l": {"preset": "aasist-l", "overrides": []},
@@ -164,7 +166,7 @@ def write_section(path: Path, name: str, body: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
-    parser.add_argument("--arms", default="seed,lfs-resnet", help=f"comma-separated, from: {', '.join(ARMS)}")
+    parser.add_argument("--arms", default="seed,lfs-tcn", help=f"comma-separated, from: {', '.join(ARMS)}")
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--epochs", type=int, default=0, help="override every preset's epochs (0 = preset's)")

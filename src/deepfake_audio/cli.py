@@ -171,6 +171,22 @@ def models() -> None:
         typer.echo(f"{name:24} {count_parameters(model):>12,} {model.config.duration:>7.2f}s  {doc}")
 
 
+@app.command("export-onnx")
+def export_onnx_command(
+    out: Annotated[Path, typer.Argument(help="Where to write the .onnx file.")],
+    model: Annotated[Optional[Path], typer.Option(help="Checkpoint; default: the bundled model.")] = None,
+) -> None:
+    """Export a checkpoint to ONNX (needs the `onnx` extra); `detect --model X.onnx` then runs it."""
+    from deepfake_audio.detector import bundled_model_path
+    from deepfake_audio.onnx_export import export_onnx
+
+    try:
+        difference = export_onnx(model or bundled_model_path(), out)
+    except DeepfakeAudioError as e:
+        raise _fail(str(e))
+    typer.echo(f"wrote {out} (largest score difference to PyTorch on a test batch: {difference:.2e})")
+
+
 @app.command()
 def serve(
     model: Annotated[Optional[Path], typer.Option(help="Checkpoint; default: the bundled model.")] = None,

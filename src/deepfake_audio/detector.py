@@ -113,7 +113,12 @@ class Detector:
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, *, device: str = "auto", **kwargs: Any) -> "Detector":
-        """Load a checkpoint file, or the bundled default model when `path` is None."""
+        """Load a checkpoint (`.safetensors`, or `.onnx` exported by `export-onnx`); None = the bundled model."""
+        if path is not None and Path(path).suffix.lower() == ".onnx":
+            from deepfake_audio.onnx_export import OnnxScorer
+
+            scorer = OnnxScorer(path)
+            return cls(scorer, scorer.info, device="cpu", **kwargs)  # type: ignore[arg-type]
         device = resolve_device(device)
         model, info = load_checkpoint(path if path is not None else bundled_model_path(), device=device)
         return cls(model, info, device=device, **kwargs)
@@ -148,6 +153,10 @@ class Detector:
     def score_windows(self, batch: torch.Tensor) -> torch.Tensor:
         """Raw scores for a batch of windows `(batch, window)`."""
         return self.model.score(batch.to(self.device)).float().cpu()
+
+    @property
+    def model_name(self) -> str:
+        return self.info.model
 
     def _predict(self, jobs: Iterable[tuple[str, Any]]) -> Iterator[Prediction]:
         pending: list[tuple[_Job, Window]] = []

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 AMIN = 1e-10  # power floor before the log, as librosa.power_to_db
@@ -100,6 +101,9 @@ class _StftFrontend(nn.Module):
         self.n_fft, self.hop_length, self.win_length = n_fft, hop_length, win_length
         windows = {"hann": torch.hann_window, "hamming": torch.hamming_window}
         self.register_buffer("window", windows[window](win_length, dtype=torch.float64), persistent=False)
+        # ONNX has no complex STFT: for export the same transform runs as a strided convolution with a
+        # windowed DFT basis (see `deepfake_audio.onnx_export`).
+        self.stft_as_convolution = False
 
     def num_frames(self, num_samples: int) -> int:
         """Frames produced for `num_samples` of audio."""
@@ -112,6 +116,8 @@ class _StftFrontend(nn.Module):
         """(batch, time) -> (batch, n_fft // 2 + 1, frames) power spectrogram."""
         if waveform.dim() not in (1, 2):
             raise ValueError(f"expected a (batch, time) waveform, got shape {tuple(waveform.shape)}")
+        if self.stft_as_convolution:
+            return self._power_by_convolution(waveform)
         spec = torch.stft(
             waveform,
             self.n_fft,
@@ -123,6 +129,23 @@ class _StftFrontend(nn.Module):
             return_complex=True,
         )
         return spec.real.square() + spec.imag.square()  # not abs()**2: its gradient is NaN at 0
+
+    def _power_by_convolution(self, waveform: torch.Tensor) -> torch.Tensor:
+        """The same power spectrogram as `torch.stft` (centred, zero-padded), from real operations only."""
+        squeeze = waveform.dim() == 1
+        x = waveform.reshape(-1, 1, waveform.shape[-1])
+        pad = self.n_fft // 2
+        x = F.pad(x, (pad, pad))
+        window = torch.zeros(self.n_fft, dtype=torch.float64)
+        offset = (self.n_fft - self.win_length) // 2  # torch.stft centres a shorter window in n_fft
+        window[offset : offset + self.win_length] = self.window.cpu()
+        bins = torch.arange(self.n_fft // 2 + 1, dtype=torch.float64)[:, None]
+        angle = 2 * torch.pi * bins * torch.arange(self.n_fft, dtype=torch.float64)[None, :] / self.n_fft
+        basis = torch.cat([torch.cos(angle) * window, -torch.sin(angle) * window])  # (2 * bins, n_fft)
+        out = F.conv1d(x, basis[:, None, :].to(x.dtype).to(x.device), stride=self.hop_length)
+        real, imag = out.chunk(2, dim=1)
+        power = real.square() + imag.square()  # (batch, bins, frames)
+        return power[0] if squeeze else power
 
     def extra_repr(self) -> str:
         return f"n_fft={self.n_fft}, hop_length={self.hop_length}, win_length={self.win_length}"
