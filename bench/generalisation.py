@@ -43,9 +43,11 @@ from deepfake_audio.models import count_parameters
 from deepfake_audio.presets import preset_path
 from deepfake_audio.train import train
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import BENCHMARKS, write_section  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MANIFEST = REPO.parent / "shared" / "data" / "dev" / "manifest.csv"
-MARK_BEGIN, MARK_END = "<!-- {name}:begin -->", "<!-- {name}:end -->"
 
 # An arm: a preset plus overrides (and optionally extra training manifests, e.g. synthesized spoofs).
 ARMS: dict[str, dict] = {
@@ -92,6 +94,12 @@ def run_one(arm: str, spec: dict, fold: int, seed: int, train_trials: list[Trial
         overrides.append(f"train.epochs={args.epochs}")
     config = load_config(preset_path(spec["preset"]), overrides)
     extra = [t for manifest in spec.get("extra_manifests", []) for t in read_dataset("csv", manifest)]
+    # Synthesized clips made from a validation recording, or in a validation speaker's voice, would leak
+    # the held-out fold into training: keep only those made from training-side material.
+    val_paths = {str(Path(t.path).resolve()) for t in val_trials}
+    val_speakers = {t.speaker for t in val_trials if t.speaker}
+    extra = [t for t in extra if str(Path(t.extra.get("source_path") or "-").resolve()) not in val_paths
+             and not (t.speaker and t.speaker in val_speakers)]
     inner_train, inner_val = split_trials(train_trials, "system", 0.2, seed=seed)
     result = train(config, workdir / f"{arm}-f{fold}-s{seed}", progress=False,
                    splits=(inner_train + extra, inner_val), cache=cache)
@@ -151,18 +159,6 @@ def summarise(results: list[RunResult], arms: list[str], folds: list[tuple[list[
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, name: str, body: str) -> None:
-    """Replace the text between this section's markers in BENCHMARKS.md (appending the section if new)."""
-    begin, end = MARK_BEGIN.format(name=name), MARK_END.format(name=name)
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{begin}\n{body}{end}"
-    if begin in text and end in text:
-        text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip("\n") + f"\n\n## {name}\n\n{block}\n"
-    path.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
@@ -175,7 +171,7 @@ def main() -> None:
     parser.add_argument("--section", default="generalisation", help="BENCHMARKS.md section to (re)write")
     parser.add_argument("--extra-manifest", action="append", default=[],
                         help="add these clips (e.g. from `deepfake-audio synth`) to training, as arm suffix '+synth'")
-    parser.add_argument("--output", type=Path, default=REPO / "BENCHMARKS.md")
+    parser.add_argument("--output", type=Path, default=BENCHMARKS)
     args = parser.parse_args()
     if not args.manifest.exists():
         sys.exit(f"skipped: the development corpus is not at {args.manifest} (pass --manifest)")
@@ -206,7 +202,7 @@ def main() -> None:
                           f"{100 * r.within_source_eer:.1f}%, {r.train_seconds_per_epoch:.0f} s/epoch", flush=True)
     body = summarise(results, arms, folds, args, time.perf_counter() - started)
     print(body)
-    write_section(args.output, args.section, body)
+    write_section(args.section, body, args.output)
     (REPO / "bench" / "results").mkdir(exist_ok=True)
     (REPO / "bench" / "results" / f"{args.section}.json").write_text(
         json.dumps([r.__dict__ for r in results], indent=1))

@@ -14,6 +14,7 @@ the machines are shared and noisy.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +26,9 @@ import torch
 from deepfake_audio.checkpoint import save_checkpoint
 from deepfake_audio.detector import Detector, bundled_model_path
 from deepfake_audio.models import build_model
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report import write_section  # noqa: E402
 
 
 def make_clips(folder: Path, count: int, seconds: float = 1.0) -> list[Path]:
@@ -73,6 +77,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3, help="best of N runs per pipeline")
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--onnx", action="store_true", help="also time the bundled model exported to ONNX")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -94,13 +100,32 @@ def main() -> None:
         bundled = bundled_model_path()
         if bundled.exists():
             project_pipeline(bundled, paths[:20], args.batch_size)
-            rows.append((f"project: detect, bundled default ({Detector.from_pretrained(bundled).info.model})",
+            name = Detector.from_pretrained(bundled).info.model
+            rows.append((f"project: detect, bundled default ({name})",
                          min(project_pipeline(bundled, paths, args.batch_size) for _ in range(args.repeats))))
+            if args.onnx:
+                from deepfake_audio.onnx_export import export_onnx
 
-    print(f"{len(paths)} one-second clips, {args.threads} torch threads, best of {args.repeats}")
-    print(f"{'pipeline':58} {'wall s':>8} {'x real time':>12} {'vs reference':>13}")
-    for name, seconds in rows:
-        print(f"{name:58} {seconds:8.3f} {audio_seconds / seconds:12.1f} {reference / seconds:12.2f}x")
+                export_onnx(bundled, folder / "bundled.onnx")
+                project_pipeline(folder / "bundled.onnx", paths[:20], args.batch_size)
+                rows.append((f"project: detect, bundled default ({name}) as ONNX",
+                             min(project_pipeline(folder / "bundled.onnx", paths, args.batch_size)
+                                 for _ in range(args.repeats))))
+
+    lines = [
+        f"{len(paths)} one-second clips (22.05 kHz FLAC, resampled by both pipelines), {args.threads} torch threads,"
+        f" best of {args.repeats}; measured {time.strftime('%Y-%m-%d')} by `python bench/throughput.py"
+        f" {' '.join(sys.argv[1:])}`.",
+        "",
+        "| pipeline | wall s | x real time | speed vs reference |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {name} | {seconds:.3f} | {audio_seconds / seconds:.1f} | {reference / seconds:.2f}x |"
+              for name, seconds in rows]
+    body = "\n".join(lines) + "\n"
+    print(body)
+    if not args.no_write:
+        write_section("throughput", body)
 
 
 if __name__ == "__main__":

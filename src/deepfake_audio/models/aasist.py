@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deepfake_audio.errors import ConfigError
 from deepfake_audio.models.base import DetectorModel, ModelConfig
 from deepfake_audio.models.blocks.graph import GraphAttention, GraphPool, HeteroGraphAttention
 from deepfake_audio.models.blocks.sinc import SincFilterbank
@@ -74,7 +75,7 @@ class _AASISTBase(DetectorModel):
         assert isinstance(config, _AASISTBase.Config)
         stages = [int(c) for c in config.encoder_channels]
         if len(stages) != 4:
-            raise ValueError(f"encoder_channels needs 4 stage widths, got {config.encoder_channels!r}")
+            raise ConfigError(f"encoder_channels needs 4 stage widths, got {config.encoder_channels!r}")
         gat_in, gat_out = (int(d) for d in config.gat_dims)
         ratios = [float(r) for r in config.pool_ratios]
         temps = [float(t) for t in config.temperatures]

@@ -21,16 +21,21 @@ from deepfake_audio.models.registry import register_model
 
 
 class MaxFeatureMap(nn.Module):
-    """Max-Feature-Map: split the channels in two halves and keep their element-wise maximum."""
+    """Max-Feature-Map: split `2 * out_channels` channels in two halves, keep their element-wise maximum."""
+
+    def __init__(self, out_channels: int) -> None:
+        super().__init__()
+        self.out_channels = out_channels  # static, so ONNX export knows the channel count
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        first, second = x.chunk(2, dim=1)
-        return torch.maximum(first, second)  # (batch, channels / 2, ...)
+        half = self.out_channels
+        return torch.maximum(x[:, :half], x[:, half : 2 * half])  # (batch, out_channels, ...)
 
 
 def _mfm_conv(in_channels: int, out_channels: int, kernel_size: int) -> list[nn.Module]:
     """A convolution with `2 * out_channels` filters reduced to `out_channels` by Max-Feature-Map."""
-    return [nn.Conv2d(in_channels, 2 * out_channels, kernel_size, padding=kernel_size // 2), MaxFeatureMap()]
+    conv = nn.Conv2d(in_channels, 2 * out_channels, kernel_size, padding=kernel_size // 2)
+    return [conv, MaxFeatureMap(out_channels)]
 
 
 def _affine_free_bn(channels: int) -> nn.BatchNorm2d:
