@@ -52,6 +52,10 @@ DEFAULT_MANIFEST = REPO.parent / "shared" / "data" / "dev" / "manifest.csv"
 # An arm: a preset plus overrides (and optionally extra training manifests, e.g. synthesized spoofs).
 ARMS: dict[str, dict] = {
     "seed": {"preset": "seed", "overrides": []},
+    "seed-aug": {"preset": "seed", "overrides": [
+        "train.augment=[{name: band_limit, p: 0.3}, {name: gain, p: 0.5, min_gain_db: -12, max_gain_db: 6},"
+        " {name: noise, p: 0.2, min_snr_db: 15, max_snr_db: 40, kind: [white, pink]}, {name: reverb, p: 0.1},"
+        " {name: telephone, p: 0.05}, {name: codec, p: 0.1, codecs: [mp3, opus, aac]}]"]},
     "lfs-tcn": {"preset": "lfs-tcn", "overrides": []},
     "lfs-tcn-noaug": {"preset": "lfs-tcn", "overrides": ["train.augment=[]"]},
     "lfs-tcn-nonorm": {"preset": "lfs-tcn", "overrides": ["model.utterance_norm=false"]},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +50,11 @@ def write_av(path: Path, fmt: str, samples: np.ndarray, sample_rate: int) -> Pat
     return path
 
 
-def assert_decode_error(excinfo: pytest.ExceptionInfo, name: str, *words: str) -> None:
+@contextmanager
+def raises_decode_error(name: str, *words: str) -> Iterator[None]:
+    """Expect an `AudioDecodeError` whose one-line message starts with `name: ` and holds every word."""
+    with pytest.raises(AudioDecodeError) as excinfo:
+        yield
     message = str(excinfo.value)
     assert message.startswith(f"{name}: "), message
     assert "\n" not in message
@@ -181,27 +187,23 @@ def test_silence_is_not_an_error(tmp_path: Path) -> None:
 
 def test_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "nope.wav"
-    with pytest.raises(AudioDecodeError) as excinfo:
+    with raises_decode_error(str(path), "not found"):
         load_audio(path)
-    assert_decode_error(excinfo, str(path), "not found")
 
 
 def test_directory(tmp_path: Path) -> None:
-    with pytest.raises(AudioDecodeError) as excinfo:
+    with raises_decode_error(str(tmp_path), "directory"):
         load_audio(tmp_path)
-    assert_decode_error(excinfo, str(tmp_path), "directory")
 
 
 def test_empty_file(tmp_path: Path) -> None:
     path = tmp_path / "empty.wav"
     path.touch()
     for call in (load_audio, audio_info, stream_audio):
-        with pytest.raises(AudioDecodeError) as excinfo:
+        with raises_decode_error(str(path), "empty"):
             call(path)
-        assert_decode_error(excinfo, str(path), "empty")
-    with pytest.raises(AudioDecodeError) as excinfo:
+    with raises_decode_error("upload.wav", "empty"):
         load_audio(b"", name="upload.wav")
-    assert_decode_error(excinfo, "upload.wav", "empty")
 
 
 def test_truncated_in_data(tmp_path: Path) -> None:
@@ -209,45 +211,38 @@ def test_truncated_in_data(tmp_path: Path) -> None:
     path = tmp_path / "cut.wav"
     data = (tmp_path / "full.wav").read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(AudioDecodeError) as excinfo:
+    with raises_decode_error(str(path), "truncated"):
         load_audio(path)
-    assert_decode_error(excinfo, str(path), "truncated")
-    with pytest.raises(AudioDecodeError) as excinfo:
+    with raises_decode_error(str(path), "truncated"):
         list(stream_audio(path))
-    assert_decode_error(excinfo, str(path), "truncated")
-    with pytest.raises(AudioDecodeError) as excinfo:
+    with raises_decode_error("cut-upload.wav", "truncated"):
         load_audio(path.read_bytes(), name="cut-upload.wav")
-    assert_decode_error(excinfo, "cut-upload.wav", "truncated")
 
 
 def test_truncated_in_header(tmp_path: Path) -> None:
     sf.write(tmp_path / "full.wav", tone(1.0, SAMPLE_RATE), SAMPLE_RATE)
     path = tmp_path / "header.wav"
     path.write_bytes((tmp_path / "full.wav").read_bytes()[:30])
-    with pytest.raises(AudioDecodeError) as excinfo:
+    with raises_decode_error(str(path), "truncated or corrupt"):
         load_audio(path)
-    assert_decode_error(excinfo, str(path), "truncated or corrupt")
 
 
 def test_text_named_wav(tmp_path: Path) -> None:
     path = tmp_path / "notes.wav"
     path.write_text("these are not the samples you are looking for\n" * 20)
     for call in (load_audio, audio_info):
-        with pytest.raises(AudioDecodeError) as excinfo:
+        with raises_decode_error(str(path), "not a readable audio file"):
             call(path)
-        assert_decode_error(excinfo, str(path), "not a readable audio file")
 
 
 def test_zero_length_audio(tmp_path: Path) -> None:
     path = tmp_path / "zero.wav"
     sf.write(path, np.zeros(0, np.float32), SAMPLE_RATE)
     assert path.stat().st_size > 0  # a valid header, no samples
-    with pytest.raises(AudioDecodeError) as excinfo:
+    with raises_decode_error(str(path), "zero-length"):
         load_audio(path)
-    assert_decode_error(excinfo, str(path), "zero-length")
-    with pytest.raises(AudioDecodeError) as excinfo:
+    with raises_decode_error("<array>", "zero-length"):
         load_audio(np.zeros(0, np.float32), source_sample_rate=SAMPLE_RATE)
-    assert_decode_error(excinfo, "<array>", "zero-length")
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
@@ -256,15 +251,12 @@ def test_non_finite_samples(tmp_path: Path, bad: float) -> None:
     samples[100] = bad
     path = tmp_path / "bad.wav"
     sf.write(path, samples, SAMPLE_RATE, subtype="FLOAT")
-    with pytest.raises(AudioDecodeError) as excinfo:
+    with raises_decode_error(str(path), "nan or inf"):
         load_audio(path)
-    assert_decode_error(excinfo, str(path), "nan or inf")
-    with pytest.raises(AudioDecodeError) as excinfo:
+    with raises_decode_error(str(path), "nan or inf"):
         list(stream_audio(path))
-    assert_decode_error(excinfo, str(path), "nan or inf")
-    with pytest.raises(AudioDecodeError) as excinfo:
+    with raises_decode_error("live", "nan or inf"):
         load_audio(torch.from_numpy(samples), source_sample_rate=SAMPLE_RATE, name="live")
-    assert_decode_error(excinfo, "live", "nan or inf")
 
 
 def test_max_duration(tmp_path: Path) -> None:
@@ -272,15 +264,13 @@ def test_max_duration(tmp_path: Path) -> None:
     sf.write(path, tone(3.0, SAMPLE_RATE), SAMPLE_RATE)
     assert load_audio(path, max_duration=3.0).numel() == 3 * SAMPLE_RATE
     for source in (path, path.read_bytes()):
-        with pytest.raises(AudioDecodeError) as excinfo:
+        with raises_decode_error("upload", "2 s limit"):
             load_audio(source, max_duration=2.0, name="upload")
-        assert_decode_error(excinfo, "upload", "2 s limit")
 
 
 def test_unsupported_sample_type() -> None:
-    with pytest.raises(AudioDecodeError) as excinfo:
+    with raises_decode_error("<array>", "unsupported sample type"):
         load_audio(np.zeros(100, dtype=np.int64), source_sample_rate=SAMPLE_RATE)
-    assert_decode_error(excinfo, "<array>", "unsupported sample type")
 
 
 # --------------------------------------------------------------------------------------- streaming

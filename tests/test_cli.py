@@ -73,3 +73,24 @@ def test_train_then_evaluate_writes_every_report_file(labelled_folder, tmp_path)
     report = json.loads((out / "report.json").read_text())
     assert report["num_trials"] == 8 and 0.0 <= report["eer"] <= 1.0
     assert len((out / "scores.txt").read_text().splitlines()) == 8
+
+
+def test_evaluate_under_degradation_and_with_asv_scores(labelled_folder, tmp_path):
+    out = tmp_path / "eval"
+    asv = tmp_path / "asv.txt"
+    asv.write_text("".join(f"spk target {2 + i * 0.1}\nspk nontarget {-2 - i * 0.1}\nspk spoof {0.5 + i * 0.1}\n"
+                           for i in range(5)))
+    result = runner.invoke(app, ["evaluate", str(labelled_folder), "--model", str(_checkpoint(tmp_path)), "--out",
+                                 str(out), "--degrade", "mp3,noise:5,telephone", "--asv-scores", str(asv)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert set(report["degradations"]) == {"mp3", "noise:5", "telephone"}
+    assert all(0.0 <= row["eer"] <= 1.0 for row in report["degradations"].values())
+    assert report["min_tdcf"] >= 0.0
+    assert "Under degradation" in (out / "report.md").read_text()
+
+
+def test_evaluate_rejects_unknown_degradation(labelled_folder, tmp_path):
+    result = runner.invoke(app, ["evaluate", str(labelled_folder), "--model", str(_checkpoint(tmp_path)),
+                                 "--out", str(tmp_path / "e"), "--degrade", "vinyl"])
+    assert result.exit_code == 2 and "vinyl" in result.output

@@ -50,6 +50,7 @@ def run_evaluation(
     progress: bool = True,
 ) -> str:
     """Evaluate and write `out/`; returns a short human summary."""
+    degradations = {spec: parse_degradation(spec) for spec in (degrade or "").split(",") if spec.strip()}
     detector = Detector.from_pretrained(model, device=device)
     options = {"subset": subset} if subset else {}
     trials = read_dataset(dataset, root, **options)
@@ -61,12 +62,12 @@ def run_evaluation(
     write_score_file(dataset, scored.trials, scored.scores, out / "scores.txt")
     if asv_scores is not None:
         report["min_tdcf"] = compute_tdcf(dataset, scored, asv_scores)
-    if degrade:
+    if degradations:
         from deepfake_audio.augment import build_augmentation
 
         report["degradations"] = {}
-        for spec in filter(None, (s.strip() for s in degrade.split(","))):
-            chain = build_augmentation([parse_degradation(spec)])
+        for spec, step in degradations.items():
+            chain = build_augmentation([step])
             degraded = score_trials(detector, scored.trials, degrade=chain, cache=cache, progress=progress)
             report["degradations"][spec] = {k: summarize(degraded, detector)[k] for k in ("eer", "min_dcf")}
     write_report(report, out, scored, title=f"Evaluation on {dataset}: {root}")

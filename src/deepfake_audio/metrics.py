@@ -129,6 +129,19 @@ def _asv_error_rates(
     return p_miss, p_fa, p_fa_spoof
 
 
+def _min_det_cost(
+    bonafide_scores: ArrayLike,
+    spoof_scores: ArrayLike,
+    w_miss: float,
+    w_fa: float,
+    norm: float,
+    offset: float = 0.0,
+) -> float:
+    """``min_s (offset + w_miss Pmiss(s) + w_fa Pfa(s)) / norm`` over every DET point."""
+    p_miss, p_fa, _ = det_curve(bonafide_scores, spoof_scores)
+    return float(np.min(offset + w_miss * p_miss + w_fa * p_fa) / norm)
+
+
 def _check_priors(p_target: float, p_nontarget: float, p_spoof: float) -> None:
     if min(p_target, p_nontarget, p_spoof) < 0 or abs(p_target + p_nontarget + p_spoof - 1) > 1e-10:
         raise ValueError(
@@ -182,8 +195,7 @@ def compute_min_tdcf_2019(
     c2 = c_fa_cm * p_spoof * p_fa_spoof_asv
     if c1 <= 0 or c2 <= 0:
         raise ValueError(f"t-DCF weights must be positive (C1={c1:.4g}, C2={c2:.4g}); check the ASV scores")
-    p_miss_cm, p_fa_cm, _ = det_curve(bonafide_cm, spoof_cm)
-    return float(np.min((c1 * p_miss_cm + c2 * p_fa_cm) / min(c1, c2)))
+    return _min_det_cost(bonafide_cm, spoof_cm, c1, c2, min(c1, c2))
 
 
 def compute_min_tdcf_2021(
@@ -233,8 +245,7 @@ def compute_min_tdcf_2021(
         raise ValueError(
             f"t-DCF normaliser is {default:.4g} (C0={c0:.4g}, C1={c1:.4g}, C2={c2:.4g}); check the ASV scores"
         )
-    p_miss_cm, p_fa_cm, _ = det_curve(bonafide_cm, spoof_cm)
-    return float(np.min((c0 + c1 * p_miss_cm + c2 * p_fa_cm) / default))
+    return _min_det_cost(bonafide_cm, spoof_cm, c1, c2, default, offset=c0)
 
 
 def _dcf_weights(p_spoof: float, c_miss: float, c_fa: float) -> tuple[float, float, float]:
@@ -258,8 +269,7 @@ def compute_min_dcf(
     with the defaults this is ``min_s 1.9 Pmiss(s) + Pfa(s)``.
     """
     w_miss, w_fa, norm = _dcf_weights(p_spoof, c_miss, c_fa)
-    frr, far, _ = det_curve(bonafide_scores, spoof_scores)
-    return float(np.min(w_miss * frr + w_fa * far) / norm)
+    return _min_det_cost(bonafide_scores, spoof_scores, w_miss, w_fa, norm)
 
 
 def compute_act_dcf(

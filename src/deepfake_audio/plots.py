@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from statistics import NormalDist
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -57,9 +57,21 @@ def _thin(frr: np.ndarray, far: np.ndarray, max_points: int = 4000) -> tuple[np.
     return frr, far
 
 
-def _check_curves(curves: Mapping[str, tuple[ArrayLike, ArrayLike]]) -> None:
+def _curve_axes(curves: Mapping[str, tuple[ArrayLike, ArrayLike]]) -> tuple[Figure, Any]:
+    """Reject an empty `curves` mapping, then make the figure and axes a DET or ROC plot draws on."""
     if not curves:
         raise ValueError("curves is empty: pass {name: (bonafide_scores, spoof_scores)}")
+    fig = _new_figure()
+    return fig, fig.add_subplot()
+
+
+def _finish_curve_axes(ax: Any, xlabel: str, ylabel: str, title: str, legend_loc: str) -> None:
+    """Axis labels, title, light grid and a small legend, shared by the DET and ROC plots."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc=legend_loc, fontsize="small")
 
 
 def plot_det(curves: Mapping[str, tuple[ArrayLike, ArrayLike]], title: str = "DET curve") -> Figure:
@@ -72,9 +84,7 @@ def plot_det(curves: Mapping[str, tuple[ArrayLike, ArrayLike]], title: str = "DE
     title : str
         Axes title.
     """
-    _check_curves(curves)
-    fig = _new_figure()
-    ax = fig.add_subplot()
+    fig, ax = _curve_axes(curves)
     for name, (bona, spoof) in curves.items():
         frr, far, _ = det_curve(bona, spoof)
         eer, _ = compute_eer(bona, spoof)
@@ -89,19 +99,19 @@ def plot_det(curves: Mapping[str, tuple[ArrayLike, ArrayLike]], title: str = "DE
     ax.set_yticks(ticks, labels)
     ax.set_xlim(lim)
     ax.set_ylim(lim)
-    ax.set_xlabel("False acceptance rate: spoof accepted as bona fide (%)")
-    ax.set_ylabel("False rejection rate: bona fide rejected (%)")
-    ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper right", fontsize="small")
+    _finish_curve_axes(
+        ax,
+        "False acceptance rate: spoof accepted as bona fide (%)",
+        "False rejection rate: bona fide rejected (%)",
+        title,
+        "upper right",
+    )
     return fig
 
 
 def plot_roc(curves: Mapping[str, tuple[ArrayLike, ArrayLike]], title: str = "ROC curve") -> Figure:
     """ROC curves with spoof as the positive class: fakes caught vs bona fide falsely flagged."""
-    _check_curves(curves)
-    fig = _new_figure()
-    ax = fig.add_subplot()
+    fig, ax = _curve_axes(curves)
     for name, (bona, spoof) in curves.items():
         frr, far, _ = det_curve(bona, spoof)
         # flagging as fake = rejecting; the DET sweep from "flag nothing" to "flag everything"
@@ -111,11 +121,13 @@ def plot_roc(curves: Mapping[str, tuple[ArrayLike, ArrayLike]], title: str = "RO
     ax.plot([0, 1], [0, 1], ":", color="grey", linewidth=0.8, label="chance")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.01)
-    ax.set_xlabel("False positive rate: bona fide flagged as fake")
-    ax.set_ylabel("True positive rate: fakes detected")
-    ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower right", fontsize="small")
+    _finish_curve_axes(
+        ax,
+        "False positive rate: bona fide flagged as fake",
+        "True positive rate: fakes detected",
+        title,
+        "lower right",
+    )
     return fig
 
 

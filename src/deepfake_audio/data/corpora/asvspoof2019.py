@@ -14,14 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from deepfake_audio.data.corpora.common import (
-    choose_subsets,
-    parse_label,
+    choose_protocol_subsets,
+    flac_trial,
     protocol_lines,
     require_file,
-    system_for,
 )
 from deepfake_audio.data.trial import Trial
-from deepfake_audio.errors import ConfigError
 
 SUBSETS = ("train", "dev", "eval")
 PROTOCOL_NAMES = {
@@ -45,11 +43,7 @@ def read_asvspoof2019_la(
     it then needs `subset` to know which audio folder the files are in.
     """
     la = la_folder(root)
-    subsets = choose_subsets(subset, SUBSETS, "asvspoof2019-la")
-    if protocol is not None and subset is None:
-        raise ConfigError(
-            "asvspoof2019-la: a custom protocol needs subset=train|dev|eval to locate its audio"
-        )
+    subsets = choose_protocol_subsets(subset, protocol, SUBSETS, "asvspoof2019-la")
     trials: list[Trial] = []
     for name in subsets:
         path = (
@@ -60,15 +54,5 @@ def read_asvspoof2019_la(
         require_file(path, f"ASVspoof 2019 LA {name} protocol", "is root the LA/ folder of the corpus?")
         audio_dir = la / f"ASVspoof2019_LA_{name}" / "flac"
         for lineno, (speaker, utt, _env, system, key) in protocol_lines(path, 5):
-            label = parse_label(key, path, lineno)
-            trials.append(
-                Trial(
-                    utterance_id=utt,
-                    path=audio_dir / f"{utt}.flac",
-                    label=label,
-                    system=system_for(label, system),
-                    speaker=speaker,
-                    subset=name,
-                )
-            )
+            trials.append(flac_trial(path, lineno, key, utt, audio_dir, system, speaker=speaker, subset=name))
     return trials

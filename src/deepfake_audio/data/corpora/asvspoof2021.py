@@ -22,10 +22,9 @@ from deepfake_audio.data.corpora.common import (
     choose_subsets,
     dash_to_none,
     first_existing,
-    parse_label,
+    flac_trial,
     protocol_lines,
     require_file,
-    system_for,
 )
 from deepfake_audio.data.trial import Trial
 
@@ -63,20 +62,8 @@ def read_asvspoof2021_la(
         speaker, utt, codec, transmission, attack, key, trim, part = fields
         if part not in keep:
             continue
-        label = parse_label(key, path, lineno)
-        trials.append(
-            Trial(
-                utterance_id=utt,
-                path=audio_dir / f"{utt}.flac",
-                label=label,
-                system=system_for(label, attack),
-                speaker=speaker,
-                codec=codec,
-                transmission=transmission,
-                subset=part,
-                extra={"trim": trim},
-            )
-        )
+        meta = {"speaker": speaker, "codec": codec, "transmission": transmission, "subset": part}
+        trials.append(flac_trial(path, lineno, key, utt, audio_dir, attack, extra={"trim": trim}, **meta))
     return trials
 
 
@@ -105,22 +92,10 @@ def read_asvspoof2021_df(
         speaker, utt, codec, source, attack, key, trim, part = fields[:8]
         if part not in keep:
             continue
-        label = parse_label(key, path, lineno)
-        name = f"{utt}.flac"
+        audio_dir = location.get(f"{utt}.flac", default_dir)
         extra = {"trim": trim}
         if len(fields) == 13 and dash_to_none(fields[8]):
             extra["vocoder_type"] = fields[8]
-        trials.append(
-            Trial(
-                utterance_id=utt,
-                path=location.get(name, default_dir) / name,
-                label=label,
-                system=system_for(label, attack),
-                speaker=speaker,
-                source=source,
-                codec=codec,
-                subset=part,
-                extra=extra,
-            )
-        )
+        meta = {"speaker": speaker, "source": source, "codec": codec, "subset": part, "extra": extra}
+        trials.append(flac_trial(path, lineno, key, utt, audio_dir, attack, **meta))
     return trials

@@ -16,16 +16,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from deepfake_audio.data.corpora.common import (
-    choose_subsets,
+    choose_protocol_subsets,
     dash_to_none,
     first_existing,
-    parse_label,
+    flac_trial,
     protocol_lines,
     require_file,
-    system_for,
 )
 from deepfake_audio.data.trial import Trial
-from deepfake_audio.errors import ConfigError
 
 SUBSETS = ("train", "dev", "eval")
 PROTOCOL_NAMES = {
@@ -47,9 +45,7 @@ def read_asvspoof5(
 
     `protocol` replaces the official file of `subset` (same 10-column format).
     """
-    subsets = choose_subsets(subset, SUBSETS, "asvspoof5")
-    if protocol is not None and subset is None:
-        raise ConfigError("asvspoof5: a custom protocol needs subset=train|dev|eval to locate its audio")
+    subsets = choose_protocol_subsets(subset, protocol, SUBSETS, "asvspoof5")
     trials: list[Trial] = []
     for name in subsets:
         if protocol is not None:
@@ -64,20 +60,10 @@ def read_asvspoof5(
             if lineno == 1 and fields[0].upper() == "SPEAKER_ID":
                 continue  # tolerate a header row, as some re-packaged copies add one
             speaker, utt, gender, codec, codec_q, codec_seed, attack_tag, attack, key, _tmp = fields
-            label = parse_label(key, path, lineno)
             extra = {"gender": gender}
             optional = {"codec_q": codec_q, "codec_seed": codec_seed, "attack_tag": attack_tag}
             extra.update({k: v for k, v in optional.items() if dash_to_none(v) is not None})
-            trials.append(
-                Trial(
-                    utterance_id=utt,
-                    path=audio_dir / f"{utt}.flac",
-                    label=label,
-                    system=system_for(label, attack),
-                    speaker=speaker,
-                    codec=dash_to_none(codec) or "none",
-                    subset=name,
-                    extra=extra,
-                )
-            )
+            codec = dash_to_none(codec) or "none"
+            meta = {"speaker": speaker, "codec": codec, "subset": name, "extra": extra}
+            trials.append(flac_trial(path, lineno, key, utt, audio_dir, attack, **meta))
     return trials

@@ -6,6 +6,7 @@ import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from deepfake_audio.data.trial import Label, Trial
 from deepfake_audio.errors import ConfigError, ProtocolError
@@ -43,6 +44,15 @@ def system_for(label: Label, system: str | None) -> str | None:
     return None if system in (None, "", "-") else system
 
 
+def flac_trial(
+    protocol: Path, lineno: int, key: str, utt: str, audio_dir: Path, system: str | None, **fields: Any
+) -> Trial:
+    """The trial of one protocol line: audio `audio_dir/<utt>.flac`, label parsed from `key`, `system_for`."""
+    label = parse_label(key, protocol, lineno)
+    path = audio_dir / f"{utt}.flac"
+    return Trial(utterance_id=utt, path=path, label=label, system=system_for(label, system), **fields)
+
+
 def dash_to_none(value: str) -> str | None:
     """Protocols write "-" for "not applicable"; trials keep `None`."""
     return None if value in ("", "-") else value
@@ -70,6 +80,16 @@ def choose_subsets(subset: str | None, valid: Sequence[str], dataset: str) -> li
     if subset not in valid:
         raise ConfigError(f"unknown subset {subset!r} for dataset {dataset!r}; valid: {', '.join(valid)}")
     return [subset]
+
+
+def choose_protocol_subsets(
+    subset: str | None, protocol: str | Path | None, valid: Sequence[str], dataset: str
+) -> list[str]:
+    """`choose_subsets`, also refusing a custom `protocol` without a `subset` to locate its audio."""
+    subsets = choose_subsets(subset, valid, dataset)
+    if protocol is not None and subset is None:
+        raise ConfigError(f"{dataset}: a custom protocol needs subset={'|'.join(valid)} to locate its audio")
+    return subsets
 
 
 def refuse_subset(subset: str | None, dataset: str) -> None:

@@ -48,6 +48,26 @@ def real_audio_folder(root: Path, source: str, given: str | Path | None) -> Path
     return found
 
 
+def folder_trials(folder: Path, source: str, label: Label) -> list[Trial]:
+    """A trial per audio file directly in `folder`; ids start with the generator (spoof) or source name."""
+    speaker, language, _, _ = REAL_SOURCES[source]
+    prefix = system = folder.name
+    if label is Label.BONAFIDE:
+        prefix, system = source, "bonafide"
+    return [
+        Trial(
+            utterance_id=f"{prefix}/{path.stem}",
+            path=path,
+            label=label,
+            system=system,
+            speaker=speaker,
+            source=source,
+            extra={"language": language},
+        )
+        for path in list_audio(folder, recursive=False)
+    ]
+
+
 def read_wavefake(
     root: Path,
     *,
@@ -64,40 +84,16 @@ def read_wavefake(
     generators = [d for d in sorted(generated.iterdir()) if d.is_dir() and d.name not in not_generators]
     trials: list[Trial] = []
     for folder in generators:
-        source = source_of(folder.name)
-        speaker, language, _, _ = REAL_SOURCES[source]
-        for path in list_audio(folder, recursive=False):
-            trials.append(
-                Trial(
-                    utterance_id=f"{folder.name}/{path.stem}",
-                    path=path,
-                    label=Label.SPOOF,
-                    system=folder.name,
-                    speaker=speaker,
-                    source=source,
-                    extra={"language": language},
-                )
-            )
+        trials += folder_trials(folder, source_of(folder.name), Label.SPOOF)
     if not trials:
         raise ProtocolError(f"{generated}: no generator folders with audio (is root the WaveFake folder?)")
     needed = {t.source for t in trials}
     given = {"ljspeech": ljspeech_root, "jsut": jsut_root}
     for source in sorted(needed | {s for s, g in given.items() if g is not None}):
-        speaker, language, corpus, _ = REAL_SOURCES[source]
         folder = real_audio_folder(root, source, given[source])
         if folder is None:
+            corpus = REAL_SOURCES[source][2]
             logger.warning("WaveFake: %s not found near %s; its bona fide side is left out", corpus, root)
             continue
-        for path in list_audio(folder, recursive=False):
-            trials.append(
-                Trial(
-                    utterance_id=f"{source}/{path.stem}",
-                    path=path,
-                    label=Label.BONAFIDE,
-                    system="bonafide",
-                    speaker=speaker,
-                    source=source,
-                    extra={"language": language},
-                )
-            )
+        trials += folder_trials(folder, source, Label.BONAFIDE)
     return trials
