@@ -94,3 +94,20 @@ def test_evaluate_rejects_unknown_degradation(labelled_folder, tmp_path):
     result = runner.invoke(app, ["evaluate", str(labelled_folder), "--model", str(_checkpoint(tmp_path)),
                                  "--out", str(tmp_path / "e"), "--degrade", "vinyl"])
     assert result.exit_code == 2 and "vinyl" in result.output
+
+
+def test_synth_command_makes_clips_and_resumes(tmp_path):
+    import soundfile as sf
+
+    inputs = tmp_path / "real"
+    inputs.mkdir()
+    sf.write(inputs / "a.wav", synthetic_speechlike(0.6), 16_000)
+    out = tmp_path / "synth"
+    first = runner.invoke(app, ["synth", "--inputs", str(inputs), "--generators", "griffinlim,lpc", "--out", str(out),
+                                "--quiet"])
+    assert first.exit_code == 0, first.output
+    assert "2 clips made" in first.stdout
+    again = runner.invoke(app, ["synth", "--inputs", str(inputs), "--generators", "griffinlim,lpc", "--out", str(out),
+                                "--quiet"])
+    assert again.exit_code == 0 and "0 clips made" in again.stdout
+    assert len((out / "manifest.csv").read_text().splitlines()) == 3

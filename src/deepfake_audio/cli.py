@@ -235,7 +235,7 @@ def synth(
     except DeepfakeAudioError as e:
         raise _fail(str(e))
     failed = sum(s.failed for s in report.stats.values())
-    typer.echo(f"manifest: {report.manifest}")
+    typer.echo(f"manifest: {report.manifest_path} ({report.made} clips made)")
     if failed:
         typer.echo(f"{failed} clip(s) failed; see the messages above", err=True)
         raise typer.Exit(1)
