@@ -204,9 +204,13 @@ def main() -> None:
                     results.append(r)
                     print(f"{arm} fold {k} seed {seed}: pooled EER {100 * r.pooled_eer:.1f}%, within-source "
                           f"{100 * r.within_source_eer:.1f}%, {r.train_seconds_per_epoch:.0f} s/epoch", flush=True)
-    body = summarise(results, arms, folds, args, time.perf_counter() - started)
+                    # Write after every run, so a long protocol that is stopped early still leaves what it measured.
+                    total = len(arms) * len(folds) * len(seeds)
+                    body = summarise(results, arms, folds, args, time.perf_counter() - started)
+                    if len(results) < total:
+                        body += f"\n(partial: {len(results)} of {total} runs finished when this was written)\n"
+                    write_section(args.section, body, args.output)
     print(body)
-    write_section(args.section, body, args.output)
     (REPO / "bench" / "results").mkdir(exist_ok=True)
     (REPO / "bench" / "results" / f"{args.section}.json").write_text(
         json.dumps([r.__dict__ for r in results], indent=1))
