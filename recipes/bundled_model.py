@@ -36,7 +36,14 @@ def main() -> None:
     parser.add_argument("--run-dir", type=Path, default=REPO / "runs" / "bundled")
     parser.add_argument("--val-fraction", type=float, default=0.15)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--card-only", action="store_true",
+                        help="only rewrite MODEL_CARD.md from the finished run (e.g. after the benchmark)")
     args = parser.parse_args()
+    if args.card_only:
+        report = json.loads((args.run_dir / "eval" / "report.json").read_text())
+        metrics = [json.loads(x) for x in (args.run_dir / "metrics.jsonl").read_text().splitlines()]
+        write_model_card(args, report, metrics)
+        return
     if not args.manifest.exists():
         sys.exit(f"the development corpus is not at {args.manifest} (pass --manifest)")
 

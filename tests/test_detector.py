@@ -88,3 +88,19 @@ def test_json_schema_fields(checkpoint, tmp_path):
     assert {"path", "label", "p_fake", "score", "windows", "error"} <= set(d)
     assert {"start", "end", "score"} <= set(d["windows"][0])
     assert d["label"] in ("real", "fake") and 0.0 <= d["p_fake"] <= 1.0 and d["error"] is None
+
+
+def test_model_trained_on_trimmed_audio_gets_trimmed_input(tmp_path):
+    torch.manual_seed(0)
+    path = save_checkpoint(build_model("seed-cnn"), tmp_path / "t.safetensors", extra={"trim_silence": True})
+    detector = Detector.from_pretrained(path, device="cpu")
+    clip = tmp_path / "late.wav"
+    wave = np.concatenate([np.zeros(32_000, dtype=np.float32), synthetic_speechlike(1.5)])
+    sf.write(clip, wave, 16_000)
+    p = detector(clip)
+    assert p.duration == pytest.approx(3.5, abs=1e-3)  # reported on the original timeline
+    assert p.windows[0].start >= 1.9 and p.windows[-1].end <= 3.5 + 1e-3
+    assert all(not w.silent for w in p.windows)
+    untrimmed = Detector.from_pretrained(save_checkpoint(build_model("seed-cnn"), tmp_path / "u.safetensors"),
+                                         device="cpu")(clip)
+    assert untrimmed.windows[0].start == 0.0 and untrimmed.windows[0].silent

@@ -172,28 +172,34 @@ def random_crop(waveform: torch.Tensor, num_samples: int, generator: torch.Gener
     return waveform[..., start : start + num_samples]
 
 
-def trim_silence(
+def silence_bounds(
     waveform: torch.Tensor, sample_rate: int = SAMPLE_RATE, top_db: float = 40.0
-) -> torch.Tensor:
-    """Drop leading and trailing audio quieter than `top_db` below the loudest 25 ms frame.
+) -> tuple[int, int]:
+    """`(start, end)` samples of the audio left after dropping leading and trailing silence.
 
-    Works on `(..., time)` (leading axes share one cut). At least one frame is always kept; audio that
-    is entirely silent, or shorter than one frame, is returned unchanged.
+    Silence is audio quieter than `top_db` below the loudest 25 ms frame. Works on `(..., time)` (leading
+    axes share one cut). Audio that is entirely silent, or shorter than one frame, keeps its full span.
     """
     frame = max(1, round(0.025 * sample_rate))
     hop = max(1, frame // 4)
     length = waveform.shape[-1]
     if length < frame:
-        return waveform
+        return 0, length
     power = waveform.detach().float().reshape(-1, length).pow(2).mean(dim=0)
     rms = power.unfold(0, frame, hop).mean(dim=-1).sqrt()
     peak = rms.max()
     if peak <= 0:
-        return waveform
+        return 0, length
     loud = torch.nonzero(20 * torch.log10(rms / peak + 1e-20) > -top_db).flatten()
-    start = int(loud[0]) * hop
-    end = min(length, int(loud[-1]) * hop + frame)
-    return waveform[..., start:end]
+    return int(loud[0]) * hop, min(length, int(loud[-1]) * hop + frame)
+
+
+def trim_silence(
+    waveform: torch.Tensor, sample_rate: int = SAMPLE_RATE, top_db: float = 40.0
+) -> torch.Tensor:
+    """Drop leading and trailing silence (see `silence_bounds`); at least one frame is always kept."""
+    start, end = silence_bounds(waveform, sample_rate, top_db)
+    return waveform if (start, end) == (0, waveform.shape[-1]) else waveform[..., start:end]
 
 
 # ---------------------------------------------------------------------------------------------------

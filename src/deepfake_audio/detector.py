@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from deepfake_audio.audio import SAMPLE_RATE, AudioSource, load_audio, stream_audio
+from deepfake_audio.audio import SAMPLE_RATE, AudioSource, audio_info, load_audio, silence_bounds, stream_audio
 from deepfake_audio.checkpoint import CheckpointInfo, load_checkpoint
 from deepfake_audio.device import resolve_device
 from deepfake_audio.errors import DeepfakeAudioError
@@ -26,6 +26,9 @@ from deepfake_audio.windows import Window, aggregate_scores, iter_windows
 
 DEFAULT_MODEL = "default.safetensors"
 STREAM_BLOCK_SECONDS = 60.0  # long files are decoded a minute at a time
+# Models trained on silence-trimmed audio get trimmed input too, as in training. Files longer than this
+# are streamed untrimmed instead: their edges weigh little, and trimming would need the whole file.
+TRIM_MAX_SECONDS = 600.0
 _NO_SAMPLES = torch.zeros(0)
 
 
@@ -110,6 +113,7 @@ class Detector:
         self.threshold = info.threshold
         self.scale = float(info.calibration.get("scale", 1.0))
         self.offset = float(info.calibration.get("offset", -self.scale * self.threshold))
+        self.trim_silence = bool(info.extra.get("trim_silence", False))
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, *, device: str = "auto", **kwargs: Any) -> "Detector":
@@ -142,21 +146,28 @@ class Detector:
 
     def detect_files(self, paths: Iterable[str | os.PathLike]) -> Iterator[Prediction]:
         """Score files in order, batching windows across files; a bad file yields a Prediction with `error`."""
-        jobs = ((str(p), (lambda p=p: stream_audio(p, block_duration=STREAM_BLOCK_SECONDS))) for p in paths)
-        return self._predict(jobs)
+        return self._predict((str(p), (lambda p=p: self._open_file(p))) for p in paths)
+
+    def _open_file(self, path: str | os.PathLike) -> tuple[int, int | None, Iterable[torch.Tensor]]:
+        """(offset, total length, blocks): whole and trimmed when the model wants it, else streamed."""
+        if self.trim_silence and audio_info(path).duration <= TRIM_MAX_SECONDS:
+            return self._trimmed(load_audio(path))
+        return 0, None, stream_audio(path, block_duration=STREAM_BLOCK_SECONDS)
+
+    def _trimmed(self, waveform: torch.Tensor) -> tuple[int, int | None, Iterable[torch.Tensor]]:
+        if not self.trim_silence:
+            return 0, waveform.numel(), [waveform]
+        start, end = silence_bounds(waveform)
+        return start, waveform.numel(), [waveform[start:end]]
 
     def score_waveforms(self, items: Iterable[tuple[str, torch.Tensor]]) -> Iterator[Prediction]:
         """Score in-memory 16 kHz waveforms given as `(name, waveform)` pairs, batching across them."""
-        return self._predict((name, (lambda w=waveform: [w])) for name, waveform in items)
+        return self._predict((name, (lambda w=waveform: self._trimmed(w))) for name, waveform in items)
 
     @torch.inference_mode()
     def score_windows(self, batch: torch.Tensor) -> torch.Tensor:
         """Raw scores for a batch of windows `(batch, window)`."""
         return self.model.score(batch.to(self.device)).float().cpu()
-
-    @property
-    def model_name(self) -> str:
-        return self.info.model
 
     def _predict(self, jobs: Iterable[tuple[str, Any]]) -> Iterator[Prediction]:
         pending: list[tuple[_Job, Window]] = []
@@ -165,7 +176,8 @@ class Detector:
             job = _Job(name)
             open_jobs.append(job)
             try:
-                for window in iter_windows(open_blocks(), self.window, self.hop):
+                job.offset, job.total, blocks = open_blocks()
+                for window in iter_windows(blocks, self.window, self.hop):
                     # The job keeps only the window's position: its samples live until scored, so a
                     # long file never holds more than a batch of windows in memory.
                     job.windows.append(replace(window, samples=_NO_SAMPLES))
@@ -202,7 +214,7 @@ class Detector:
         warnings = []
         if bool(silent.all()):
             warnings.append("no speech found (silent or near-silent audio): the verdict is unreliable")
-        duration = job.windows[-1].end / SAMPLE_RATE
+        duration = (job.total if job.total is not None else job.windows[-1].end) / SAMPLE_RATE
         if duration < 0.5 * self.window / SAMPLE_RATE:
             warnings.append(f"audio is only {duration:.2f} s long: the verdict is less reliable")
         return Prediction(
@@ -213,7 +225,8 @@ class Detector:
             threshold=self.threshold,
             duration=duration,
             windows=[
-                WindowScore(w.start / SAMPLE_RATE, w.end / SAMPLE_RATE, s, self.p_fake(s), w.silent)
+                WindowScore((w.start + job.offset) / SAMPLE_RATE, (w.end + job.offset) / SAMPLE_RATE, s,
+                            self.p_fake(s), w.silent)
                 for w, s in zip(job.windows, job.scores)
             ],
             warnings=warnings,
@@ -227,6 +240,8 @@ class _Job:
     scores: list[float] = field(default_factory=list)
     error: str | None = None
     done: bool = False
+    offset: int = 0  # samples trimmed from the start (window times are reported in the original timeline)
+    total: int | None = None  # samples in the recording, when known before streaming ends
 
     def scored(self) -> bool:
         return len(self.scores) == len(self.windows)

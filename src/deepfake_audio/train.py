@@ -279,4 +279,5 @@ def save_release(model: DetectorModel, path: Path, result: dict[str, Any], confi
     save_checkpoint(model, path, threshold=threshold,
                     calibration={"scale": scale, "offset": -scale * threshold},
                     extra={"val_eer": result["eer"], "epoch": epoch, "num_train": num_train,
+                           "trim_silence": config.data.trim_silence,
                            "num_val": num_val, "train_config": config_to_dict(config)})
