@@ -30,6 +30,13 @@ MANIFEST = Path(__file__).resolve().parents[2] / "shared" / "data" / "dev" / "ma
 BATCH = 32
 
 
+def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn: torch.nn.Module,
+               batch: torch.Tensor, targets: torch.Tensor) -> None:
+    optimizer.zero_grad()
+    loss_fn(model(batch), targets).backward()
+    optimizer.step()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--manifest", type=Path, default=MANIFEST)
@@ -56,16 +63,11 @@ def main() -> None:
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
         loss_fn = torch.nn.CrossEntropyLoss()
 
-        def step(batch: torch.Tensor) -> None:
-            optimizer.zero_grad()
-            loss_fn(model(batch), targets).backward()
-            optimizer.step()
-
         model.train()
-        step(batches[0])  # warm-up
+        train_step(model, optimizer, loss_fn, batches[0], targets)  # warm-up
         started = time.perf_counter()
         for i in range(args.steps):
-            step(batches[i % 2])
+            train_step(model, optimizer, loss_fn, batches[i % 2], targets)
         per_step = (time.perf_counter() - started) / args.steps
         model.eval()
         with torch.inference_mode():

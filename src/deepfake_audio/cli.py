@@ -56,7 +56,7 @@ def detect(
     try:
         detector = Detector.from_pretrained(model, device=device, hop=hop, aggregate=aggregate, batch_size=batch_size)
     except (DeepfakeAudioError, ValueError) as e:
-        raise _fail(str(e))
+        raise _fail(str(e)) from None
     files = expand_inputs(paths)
     if not files:
         raise _fail("no audio files found in " + ", ".join(paths))
@@ -125,7 +125,7 @@ def train(
         cfg = load_config(preset_path(preset) if preset else config, settings)
         result = run_training(cfg, out, progress=not quiet)
     except DeepfakeAudioError as e:
-        raise _fail(str(e))
+        raise _fail(str(e)) from None
     typer.echo(f"best checkpoint: {result.best_checkpoint}")
 
 
@@ -155,7 +155,7 @@ def evaluate(
         summary = run_evaluation(model, dataset or "csv", root, out, subset=subset, degrade=degrade,
                                  asv_scores=asv_scores, device=device)
     except (DeepfakeAudioError, ValueError) as e:
-        raise _fail(str(e))
+        raise _fail(str(e)) from None
     typer.echo(summary)
 
 
@@ -183,7 +183,7 @@ def export_onnx_command(
     try:
         difference = export_onnx(model or bundled_model_path(), out)
     except DeepfakeAudioError as e:
-        raise _fail(str(e))
+        raise _fail(str(e)) from None
     typer.echo(f"wrote {out} (largest score difference to PyTorch on a test batch: {difference:.2e})")
 
 
@@ -203,7 +203,7 @@ def serve(
 
         application = create_app(model, max_upload_mb=max_upload_mb)
     except DeepfakeAudioError as e:
-        raise _fail(str(e))
+        raise _fail(str(e)) from None
     uvicorn.run(application, host=host, port=port)
 
 
@@ -233,7 +233,7 @@ def synth(
         report = run_synthesis(list(inputs or []), sentences, [g.strip() for g in generators.split(",") if g.strip()],
                                out, seed=seed, resume=not fresh, progress=not quiet)
     except DeepfakeAudioError as e:
-        raise _fail(str(e))
+        raise _fail(str(e)) from None
     failed = sum(s.failed for s in report.stats.values())
     typer.echo(f"manifest: {report.manifest_path} ({report.made} clips made)")
     if failed:
