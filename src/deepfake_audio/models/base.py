@@ -28,6 +28,22 @@ class ModelConfig:
     sample_rate: int = 16_000
 
 
+@dataclass
+class LinearSpectrogramConfig(ModelConfig):
+    """Front-end fields shared by the models built on `features.LinearSpectrogram`."""
+
+    duration: float = 4.0  # seconds
+    n_fft: int = 512
+    win_length: int = 400
+    hop_length: int = 160  # 10 ms frames
+    freq_bands: int = 128  # linear bands the FFT bins are averaged into
+
+    def build_frontend(self) -> nn.Module:
+        from deepfake_audio.features import LinearSpectrogram
+
+        return LinearSpectrogram(self.n_fft, self.hop_length, self.win_length, self.freq_bands)
+
+
 class DetectorModel(nn.Module):
     """Base class: holds its `config`; subclasses implement `forward(waveform) -> (batch, 2) logits`."""
 

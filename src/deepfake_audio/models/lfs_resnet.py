@@ -16,8 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deepfake_audio.features import LinearSpectrogram
-from deepfake_audio.models.base import DetectorModel, ModelConfig
+from deepfake_audio.models.base import DetectorModel, LinearSpectrogramConfig, ModelConfig
 from deepfake_audio.models.blocks.specaugment import SpecAugment
 from deepfake_audio.models.registry import register_model
 
@@ -48,12 +47,7 @@ class LFSResNet(DetectorModel):
     """Residual CNN over a 128-band linear log spectrogram with band-wise pooling (about 0.5 M parameters)."""
 
     @dataclass
-    class Config(ModelConfig):
-        duration: float = 4.0  # seconds
-        n_fft: int = 512
-        win_length: int = 400
-        hop_length: int = 160
-        freq_bands: int = 128  # linear bands the 257 FFT bins are averaged into
+    class Config(LinearSpectrogramConfig):
         channels: tuple[int, ...] = (16, 32, 64, 128)  # one residual block per stage
         embedding_dim: int = 128
         dropout: float = 0.3
@@ -66,12 +60,7 @@ class LFSResNet(DetectorModel):
         super().__init__(config)
         assert isinstance(config, LFSResNet.Config)
         channels = [int(c) for c in config.channels]
-        self.frontend = LinearSpectrogram(
-            n_fft=config.n_fft,
-            hop_length=config.hop_length,
-            win_length=config.win_length,
-            freq_bins=config.freq_bands,
-        )
+        self.frontend = config.build_frontend()
         self.input_norm = nn.BatchNorm1d(config.freq_bands)
         self.spec_augment = SpecAugment(
             config.freq_masks, config.freq_mask_width, config.time_masks, config.time_mask_width

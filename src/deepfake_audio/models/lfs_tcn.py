@@ -19,8 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from deepfake_audio.features import LinearSpectrogram
-from deepfake_audio.models.base import DetectorModel, ModelConfig
+from deepfake_audio.models.base import DetectorModel, LinearSpectrogramConfig, ModelConfig
 from deepfake_audio.models.blocks.specaugment import SpecAugment
 from deepfake_audio.models.registry import register_model
 
@@ -48,11 +47,8 @@ class LFSTCN(DetectorModel):
     """Dilated 1-D CNN over a linear log spectrogram with per-recording normalisation (cheap CPU default)."""
 
     @dataclass
-    class Config(ModelConfig):
+    class Config(LinearSpectrogramConfig):
         duration: float = 2.0  # seconds per window
-        n_fft: int = 512
-        win_length: int = 400
-        hop_length: int = 160
         freq_bands: int = 96  # FFT bins averaged into this many linear bands (83 Hz each)
         channels: int = 64
         dilations: tuple[int, ...] = (1, 2, 4, 8)
@@ -66,7 +62,7 @@ class LFSTCN(DetectorModel):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
         assert isinstance(config, LFSTCN.Config)
-        self.frontend = LinearSpectrogram(config.n_fft, config.hop_length, config.win_length, config.freq_bands)
+        self.frontend = config.build_frontend()
         self.input_norm = nn.BatchNorm1d(config.freq_bands)
         self.spec_augment = SpecAugment(config.freq_masks, config.freq_mask_width, config.time_masks,
                                         config.time_mask_width)

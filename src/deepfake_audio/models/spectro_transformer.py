@@ -15,8 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from deepfake_audio.features import LinearSpectrogram
-from deepfake_audio.models.base import DetectorModel, ModelConfig
+from deepfake_audio.models.base import DetectorModel, LinearSpectrogramConfig, ModelConfig
 from deepfake_audio.models.blocks.specaugment import SpecAugment
 from deepfake_audio.models.registry import register_model
 
@@ -56,11 +55,7 @@ class SpectroTransformer(DetectorModel):
     """Conv-stem transformer encoder over a banded linear log spectrogram (about 0.6 M parameters)."""
 
     @dataclass
-    class Config(ModelConfig):
-        duration: float = 4.0  # seconds
-        n_fft: int = 512
-        win_length: int = 400
-        hop_length: int = 160
+    class Config(LinearSpectrogramConfig):
         freq_bands: int = 64  # linear-frequency bands the 257 FFT bins are averaged into
         stem_channels: int = 32
         d_model: int = 128
@@ -76,12 +71,7 @@ class SpectroTransformer(DetectorModel):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
         assert isinstance(config, SpectroTransformer.Config)
-        self.frontend = LinearSpectrogram(
-            n_fft=config.n_fft,
-            hop_length=config.hop_length,
-            win_length=config.win_length,
-            freq_bins=config.freq_bands,
-        )
+        self.frontend = config.build_frontend()
         self.input_norm = nn.BatchNorm1d(config.freq_bands)
         self.spec_augment = SpecAugment(
             config.freq_masks, config.freq_mask_width, config.time_masks, config.time_mask_width
