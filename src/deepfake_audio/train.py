@@ -165,7 +165,11 @@ def train(
         cache = WaveformCache(trim=config.data.trim_silence)
     dataset = WindowDataset(train_trials, model.num_samples, crop=config.data.crop, augment=augment,
                             cache=cache, seed=cfg.seed)
+    if cfg.balance not in ("loss", "sampler", "none"):
+        raise ConfigError(f"unknown train.balance {cfg.balance!r}; choose loss, sampler or none")
     if ddp.enabled:
+        if cfg.balance == "sampler":
+            log.warning("train.balance=sampler is not available under DDP; use train.balance=loss")
         sampler = DistributedSampler(dataset, ddp.world_size, ddp.rank, shuffle=True, seed=cfg.seed)
     elif cfg.balance == "sampler":
         sampler = balanced_sampler(train_trials, cfg.seed)
