@@ -44,7 +44,7 @@ class BasicBlock(nn.Module):
 
 @register_model("lfs-resnet")
 class LFSResNet(DetectorModel):
-    """Residual CNN over a 128-band linear log spectrogram with band-wise pooling (about 0.5 M parameters)."""
+    """Residual CNN over a 128-band linear log spectrogram with band-wise pooling (about 0.34 M parameters)."""
 
     @dataclass
     class Config(LinearSpectrogramConfig):
