@@ -28,7 +28,7 @@ DEFAULT_MODEL = "default.safetensors"
 STREAM_BLOCK_SECONDS = 60.0  # long files are decoded a minute at a time
 # Models trained on silence-trimmed audio get trimmed input too, as in training. Files longer than this
 # are streamed untrimmed instead: their edges weigh little, and trimming would need the whole file.
-TRIM_MAX_SECONDS = 600.0
+TRIM_MAX_SECONDS = 180.0
 _NO_SAMPLES = torch.zeros(0)
 
 
