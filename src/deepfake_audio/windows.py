@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from deepfake_audio.audio import pad_or_trim
+
 SILENCE_DBFS = -60.0  # windows quieter than this hold no speech to judge
 
 
@@ -27,8 +29,7 @@ def tile_to_length(waveform: torch.Tensor, num_samples: int) -> torch.Tensor:
     """Repeat a short waveform until it is `num_samples` long (zeros if it is empty)."""
     if waveform.numel() == 0:
         return torch.zeros(num_samples)
-    reps = -(-num_samples // waveform.numel())
-    return waveform.repeat(reps)[:num_samples]
+    return pad_or_trim(waveform, num_samples)
 
 
 def is_silent(samples: torch.Tensor) -> bool:

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, WeightedRandomSampler
 
-from deepfake_audio.audio import SAMPLE_RATE, load_audio, trim_silence
+from deepfake_audio.audio import SAMPLE_RATE, load_audio, random_crop, trim_silence
 from deepfake_audio.data.trial import Label, Trial
 from deepfake_audio.windows import tile_to_length
 
@@ -47,7 +47,7 @@ def crop_window(
     elif mode == "center":
         start = slack // 2
     elif mode == "random":
-        start = int(torch.randint(0, slack + 1, (1,), generator=generator))
+        return random_crop(waveform, num_samples, generator)
     else:
         raise ValueError(f"unknown crop {mode!r}; choose one of {', '.join(CROPS)}")
     return waveform[start : start + num_samples]
