@@ -59,6 +59,13 @@ ARMS: dict[str, dict] = {
     "lfs-tcn": {"preset": "lfs-tcn", "overrides": []},
     "lfs-tcn-noaug": {"preset": "lfs-tcn", "overrides": ["train.augment=[]"]},
     "lfs-tcn-nonorm": {"preset": "lfs-tcn", "overrides": ["model.utterance_norm=false"]},
+    "lfs-tcn-srcbal": {"preset": "lfs-tcn", "overrides": ["train.balance=source"]},
+    "lfs-tcn-noaug-srcbal": {"preset": "lfs-tcn", "overrides": ["train.augment=[]", "train.balance=source"]},
+    "flat-stats": {"preset": "flat-stats", "overrides": []},
+    "flat-stats-noaug": {"preset": "flat-stats", "overrides": ["train.augment=[]"]},
+    "flat-stats-linear": {"preset": "flat-stats", "overrides": ["model.hidden=0"]},
+    "flat-tcn-noaug": {"preset": "lfs-tcn", "overrides": [
+        "train.augment=[]", "model.features=flatness", "model.freq_bands=32", "model.utterance_norm=false"]},
     "lfs-resnet": {"preset": "lfs-resnet", "overrides": []},
     "lfcc-lcnn": {"preset": "lfcc-lcnn", "overrides": []},
     "spectro-transformer": {"preset": "spectro-transformer", "overrides": []},

@@ -12,6 +12,7 @@ from deepfake_audio.features import (
     FRONTENDS,
     LFCC,
     MFCC,
+    BandFlatness,
     LinearSpectrogram,
     LogMel,
     build_frontend,
@@ -165,3 +166,19 @@ def test_build_frontend_passes_options_and_rejects_unknown_names() -> None:
         build_frontend("cqcc")
     for name in FRONTENDS:
         assert name in str(excinfo.value)
+
+
+def test_band_flatness_ignores_gain_and_tells_noise_from_harmonics() -> None:
+    frontend = BandFlatness(bands=16)
+    speech = torch.from_numpy(CLIPS["speechlike"])[None].double()
+    torch.testing.assert_close(frontend(0.01 * speech), frontend(speech), atol=1e-4, rtol=0)
+    t = torch.arange(16_000, dtype=torch.float64) / 16_000
+    harmonics = sum(torch.sin(2 * torch.pi * 125 * k * t) for k in range(1, 64))[None]  # up to 7.9 kHz
+    noise = torch.from_numpy(CLIPS["white_noise"]).double()[None]
+    flat_noise = frontend(noise)[..., 5:-5].mean(dim=-1)
+    flat_harmonics = frontend(harmonics)[..., 5:-5].mean(dim=-1)
+    assert (flat_noise > -1.0).all() and (flat_noise <= 0).all()  # noise: geometric ~ arithmetic mean
+    assert (flat_harmonics < flat_noise - 0.5).all()  # harmonic lines: far less flat, in every band
+    assert torch.isfinite(frontend(torch.zeros(1, 16_000, dtype=torch.float64))).all()
+    with pytest.raises(ValueError, match="bands"):
+        BandFlatness(bands=257)

@@ -14,7 +14,9 @@ from deepfake_audio.models.blocks.graph import GraphAttention, GraphPool, Hetero
 from deepfake_audio.models.blocks.sinc import SincFilterbank, mel_band_edges
 from deepfake_audio.models.blocks.specaugment import SpecAugment
 
-SOTA_MODELS = ["lfcc-lcnn", "rawnet2", "aasist", "aasist-l", "specrnet", "spectro-transformer", "lfs-resnet"]
+SOTA_MODELS = [
+    "lfcc-lcnn", "rawnet2", "aasist", "aasist-l", "specrnet", "spectro-transformer", "lfs-resnet", "flat-stats",
+]
 # Models whose reference code builds a pre-activation BN (`bn1`) it never uses; see `pre_activation`.
 PRE_ACTIVATION_MODELS = ["rawnet2", "aasist", "aasist-l", "specrnet"]
 
@@ -179,3 +181,21 @@ def test_spec_augment_masks_only_in_training() -> None:
     masked = augment.train()(x)
     assert (masked == 0).any()
     assert torch.equal(masked[masked != 0], x[masked != 0])
+
+
+def test_flat_stats_ignores_gain_and_leading_silence() -> None:
+    model = tiny("flat-stats").eval()
+    speech = waveforms(model, batch=1)
+    half = model.num_samples // 2
+    padded = torch.cat([torch.zeros(1, half), speech[:, :half]], dim=1)  # silence, then speech
+    with torch.no_grad():
+        torch.testing.assert_close(model(0.05 * speech), model(speech), atol=1e-4, rtol=0)
+        # Frames far below the loudest are left out of the statistics, so silence padding changes little.
+        assert (model(padded) - model(speech[:, :half].repeat(1, 2))).abs().max() < 0.05
+
+
+def test_lfs_tcn_flatness_features() -> None:
+    model = tiny("lfs-tcn", features="flatness", freq_bands=32, utterance_norm=False)
+    assert model(waveforms(model)).shape == (2, 2)
+    with pytest.raises(ConfigError, match="features"):
+        build_model("lfs-tcn", features="cqt")

@@ -17,7 +17,7 @@ pytest.importorskip("onnx")
 from deepfake_audio.onnx_export import OnnxScorer, export_onnx  # noqa: E402
 
 
-@pytest.mark.parametrize("name", ["seed-cnn", "lfs-tcn"])
+@pytest.mark.parametrize("name", ["seed-cnn", "lfs-tcn", "flat-stats"])
 def test_export_matches_torch_and_detects(name, tmp_path):
     torch.manual_seed(0)
     checkpoint = save_checkpoint(build_model(name), tmp_path / "m.safetensors", threshold=0.3,

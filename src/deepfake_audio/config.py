@@ -42,7 +42,7 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     scheduler: str = "none"  # none | cosine (per step, to lr * 0.01)
-    balance: str = "loss"  # loss (class-weighted CE) | sampler (weighted sampling) | none
+    balance: str = "loss"  # loss (class-weighted CE) | sampler (weighted sampling) | source (per collection and label) | none
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | mps
     mixed_precision: bool = True  # bf16 autocast, on CUDA only

@@ -30,7 +30,13 @@ from deepfake_audio.calibration import fit_calibration
 from deepfake_audio.checkpoint import CheckpointInfo, save_checkpoint
 from deepfake_audio.config import ExperimentConfig, config_to_dict, save_config
 from deepfake_audio.data.corpora import read_dataset
-from deepfake_audio.data.dataset import WaveformCache, WindowDataset, balanced_sampler, class_weights
+from deepfake_audio.data.dataset import (
+    WaveformCache,
+    WindowDataset,
+    balanced_sampler,
+    class_weights,
+    source_balanced_sampler,
+)
 from deepfake_audio.data.splits import filter_trials, split_trials
 from deepfake_audio.data.trial import Label, Trial
 from deepfake_audio.detector import Detector
@@ -45,6 +51,9 @@ log = logging.getLogger(__name__)
 BEST = "best.safetensors"
 RESUME = "resume.safetensors"
 METRICS = "metrics.jsonl"
+# loss: class-weighted cross-entropy; sampler: draw both labels equally; source: draw every
+# (collection, label) cell equally; none: neither.
+BALANCE_MODES = ("loss", "sampler", "source", "none")
 
 
 @dataclass
@@ -165,14 +174,16 @@ def train(
         cache = WaveformCache(trim=config.data.trim_silence)
     dataset = WindowDataset(train_trials, model.num_samples, crop=config.data.crop, augment=augment,
                             cache=cache, seed=cfg.seed)
-    if cfg.balance not in ("loss", "sampler", "none"):
-        raise ConfigError(f"unknown train.balance {cfg.balance!r}; choose loss, sampler or none")
+    if cfg.balance not in BALANCE_MODES:
+        raise ConfigError(f"unknown train.balance {cfg.balance!r}; choose one of {', '.join(BALANCE_MODES)}")
     if ddp.enabled:
-        if cfg.balance == "sampler":
-            log.warning("train.balance=sampler is not available under DDP; use train.balance=loss")
+        if cfg.balance in ("sampler", "source"):
+            log.warning("train.balance=%s is not available under DDP; use train.balance=loss", cfg.balance)
         sampler = DistributedSampler(dataset, ddp.world_size, ddp.rank, shuffle=True, seed=cfg.seed)
     elif cfg.balance == "sampler":
         sampler = balanced_sampler(train_trials, cfg.seed)
+    elif cfg.balance == "source":
+        sampler = source_balanced_sampler(train_trials, cfg.seed)
     else:
         sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(cfg.seed))
     loader = DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, drop_last=False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -113,6 +114,22 @@ def balanced_sampler(trials: Sequence[Trial], seed: int = 0) -> WeightedRandomSa
     """Draw bona fide and spoof windows equally often."""
     per_class = class_weights(trials)
     weights = torch.tensor([float(per_class[t.label.target]) for t in trials])
+    return WeightedRandomSampler(
+        weights, num_samples=len(trials), replacement=True, generator=torch.Generator().manual_seed(seed)
+    )
+
+
+def source_balanced_sampler(trials: Sequence[Trial], seed: int = 0) -> WeightedRandomSampler:
+    """Draw every (source, label) cell equally often, and both labels equally often overall.
+
+    A collection with hundreds of clips of one label (fsdd: 400 real digits) otherwise dominates what
+    "real" means, and the model learns to recognise collections instead of generators.
+    """
+    cells = Counter((t.source or "unknown", t.label) for t in trials)
+    cells_per_label = Counter(label for _, label in cells)
+    weights = torch.tensor([
+        1.0 / (cells[(t.source or "unknown", t.label)] * cells_per_label[t.label]) for t in trials
+    ])
     return WeightedRandomSampler(
         weights, num_samples=len(trials), replacement=True, generator=torch.Generator().manual_seed(seed)
     )

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from deepfake_audio.errors import ConfigError
+from deepfake_audio.features import BandFlatness
 from deepfake_audio.models.base import DetectorModel, LinearSpectrogramConfig, ModelConfig
 from deepfake_audio.models.blocks.specaugment import SpecAugment
 from deepfake_audio.models.registry import register_model
@@ -54,6 +56,9 @@ class LFSTCN(DetectorModel):
         dilations: tuple[int, ...] = (1, 2, 4, 8)
         dropout: float = 0.2
         utterance_norm: bool = True
+        # log_power: band log power (dB); flatness: band log spectral flatness (`features.BandFlatness`),
+        # which is level-free already, so utterance_norm would only remove its most telling statistic.
+        features: str = "log_power"
         freq_masks: int = 2  # training-only masking; 0 disables
         freq_mask_width: int = 8
         time_masks: int = 2
@@ -62,7 +67,13 @@ class LFSTCN(DetectorModel):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
         assert isinstance(config, LFSTCN.Config)
-        self.frontend = config.build_frontend()
+        if config.features == "flatness":
+            self.frontend: nn.Module = BandFlatness(config.n_fft, config.hop_length, config.win_length,
+                                                    config.freq_bands)
+        elif config.features == "log_power":
+            self.frontend = config.build_frontend()
+        else:
+            raise ConfigError(f"unknown lfs-tcn features {config.features!r}; choose log_power or flatness")
         self.input_norm = nn.BatchNorm1d(config.freq_bands)
         self.spec_augment = SpecAugment(config.freq_masks, config.freq_mask_width, config.time_masks,
                                         config.time_mask_width)
