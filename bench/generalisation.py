@@ -11,11 +11,13 @@ mean within-source EER (what a per-source threshold would give: the gap to the p
 calibration/channel problem), parameters, CPU training seconds per epoch and CPU scoring speed. The
 table is written into BENCHMARKS.md between markers; nothing in it is typed by hand.
 
-CPU budget (2 cores): the default protocol (3 folds x 2 seeds, arms seed-cnn and the cheap models)
-takes roughly 1-2 hours. On a GPU run the full protocol with more seeds and heavy models, e.g.
-    python bench/generalisation.py --arms seed,lfs-tcn,lfs-resnet,aasist-l,aasist,rawnet2 --seeds 0,1,2 --device cuda
+CPU budget (2 cores): the default protocol (3 folds x 2 seeds; arms seed, lfs-tcn and the flatness
+models; two runs at a time) takes about 40 minutes. The raw-waveform models cost 1,000-16,000 s per epoch
+on this CPU (bench/train_speed.py); on a GPU run the full protocol with more seeds and heavy models, e.g.
+    python bench/generalisation.py --arms seed,flat-stats,lfs-tcn,lfs-resnet,aasist-l,aasist,rawnet2 \
+        --seeds 0,1,2 --device cuda --jobs 1
 
-    python bench/generalisation.py [--arms seed,lfs-tcn] [--folds 3] [--seeds 0,1] [--epochs N]
+    python bench/generalisation.py [--arms seed,flat-stats] [--folds 3] [--seeds 0,1] [--jobs 2] [--epochs N]
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,22 +52,26 @@ from report import BENCHMARKS, write_section  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MANIFEST = REPO.parent / "shared" / "data" / "dev" / "manifest.csv"
 
+# The lfs-tcn preset's augmentation list, for arms that add it to other presets.
+LFS_TCN_AUGMENTATION = (
+    "[{name: band_limit, p: 0.3}, {name: gain, p: 0.5, min_gain_db: -12, max_gain_db: 6},"
+    " {name: noise, p: 0.2, min_snr_db: 15, max_snr_db: 40, kind: [white, pink]}, {name: reverb, p: 0.1},"
+    " {name: telephone, p: 0.05}, {name: codec, p: 0.1, codecs: [mp3, opus, aac]}]"
+)
 # An arm: a preset plus overrides (and optionally extra training manifests, e.g. synthesized spoofs).
 ARMS: dict[str, dict] = {
     "seed": {"preset": "seed", "overrides": []},
-    "seed-aug": {"preset": "seed", "overrides": [
-        "train.augment=[{name: band_limit, p: 0.3}, {name: gain, p: 0.5, min_gain_db: -12, max_gain_db: 6},"
-        " {name: noise, p: 0.2, min_snr_db: 15, max_snr_db: 40, kind: [white, pink]}, {name: reverb, p: 0.1},"
-        " {name: telephone, p: 0.05}, {name: codec, p: 0.1, codecs: [mp3, opus, aac]}]"]},
+    "seed-aug": {"preset": "seed", "overrides": [f"train.augment={LFS_TCN_AUGMENTATION}"]},
     "lfs-tcn": {"preset": "lfs-tcn", "overrides": []},
     "lfs-tcn-noaug": {"preset": "lfs-tcn", "overrides": ["train.augment=[]"]},
     "lfs-tcn-nonorm": {"preset": "lfs-tcn", "overrides": ["model.utterance_norm=false"]},
     "lfs-tcn-srcbal": {"preset": "lfs-tcn", "overrides": ["train.balance=source"]},
     "lfs-tcn-noaug-srcbal": {"preset": "lfs-tcn", "overrides": ["train.augment=[]", "train.balance=source"]},
     "flat-stats": {"preset": "flat-stats", "overrides": []},
-    "flat-stats-noaug": {"preset": "flat-stats", "overrides": ["train.augment=[]"]},
+    "flat-stats-aug": {"preset": "flat-stats", "overrides": [f"train.augment={LFS_TCN_AUGMENTATION}"]},
     "flat-stats-linear": {"preset": "flat-stats", "overrides": ["model.hidden=0"]},
-    "flat-tcn-noaug": {"preset": "lfs-tcn", "overrides": [
+    "flat-stats-bandlimit": {"preset": "flat-stats", "overrides": ["train.augment=[{name: band_limit, p: 0.3}]"]},
+    "flat-tcn": {"preset": "lfs-tcn", "overrides": [
         "train.augment=[]", "model.features=flatness", "model.freq_bands=32", "model.utterance_norm=false"]},
     "lfs-resnet": {"preset": "lfs-resnet", "overrides": []},
     "lfcc-lcnn": {"preset": "lfcc-lcnn", "overrides": []},
@@ -73,6 +80,10 @@ ARMS: dict[str, dict] = {
     "aasist": {"preset": "aasist", "overrides": []},
     "rawnet2": {"preset": "rawnet2", "overrides": []},
 }
+
+# The acceptance protocol: the seed design as baseline, the previous log-spectrum default, and the
+# flatness models (flat-stats, its augmented variant, and a TCN over flatness frames).
+DEFAULT_ARMS = ("seed", "lfs-tcn", "flat-stats", "flat-stats-aug", "flat-tcn")
 
 
 @dataclass
@@ -98,8 +109,18 @@ def within_source_eer(trials: list[Trial], scores: np.ndarray) -> float:
     return float(np.mean(eers)) if eers else float("nan")
 
 
+_CACHE: WaveformCache | None = None  # one decoded-audio cache per worker process
+
+
+def _init_worker(threads: int) -> None:
+    global _CACHE
+    torch.set_num_threads(threads)
+    _CACHE = WaveformCache()
+
+
 def run_one(arm: str, spec: dict, fold: int, seed: int, train_trials: list[Trial], val_trials: list[Trial],
-            cache: WaveformCache, args: argparse.Namespace, workdir: Path) -> RunResult:
+            args: argparse.Namespace, workdir: Path) -> RunResult:
+    cache = _CACHE if _CACHE is not None else WaveformCache()
     overrides = [*spec["overrides"], f"train.seed={seed}", f"train.device={args.device}"]
     if args.epochs:
         overrides.append(f"train.epochs={args.epochs}")
@@ -137,7 +158,8 @@ def summarise(results: list[RunResult], arms: list[str], folds: list[tuple[list[
     lines = [
         f"Leave-generators-out cross-validation on `{args.manifest.name}` ({len(folds)} folds by source, seeds "
         f"{args.seeds}; epochs {'per preset' if not args.epochs else args.epochs}; device {args.device}; "
-        f"{torch.get_num_threads()} torch threads). Measured {time.strftime('%Y-%m-%d')} by "
+        f"{args.jobs} run(s) at a time, {max(1, args.threads // args.jobs)} torch thread(s) each; timings are "
+        f"per run under that load). Measured {time.strftime('%Y-%m-%d')} by "
         f"`python bench/{Path(__file__).name} {' '.join(sys.argv[1:])}` in {wall_seconds / 60:.0f} min.",
         "",
         "Folds (validation = whole held-out sources; training excludes their generator families and speakers):",
@@ -167,18 +189,25 @@ def summarise(results: list[RunResult], arms: list[str], folds: list[tuple[list[
             f"{' / '.join(f'{v:.1f}' for v in per_fold)} | {np.mean([100 * r.within_source_eer for r in rows]):.1f} | "
             f"{np.mean([r.train_seconds_per_epoch for r in rows]):.0f} | {np.mean([r.scoring_x_realtime for r in rows]):.0f} |"
         )
+    means = {arm: np.mean([r.pooled_eer for r in results if r.arm == arm]) for arm in arms
+             if any(r.arm == arm for r in results)}
+    if "seed" in means and len(means) > 1:
+        best = min((a for a in means if a != "seed"), key=means.get)
+        lines += ["", f"Lowest pooled EER: `{best}`, {100 * means[best]:.1f}%, which is "
+                      f"{means[best] / means['seed']:.2f} x the seed preset's {100 * means['seed']:.1f}%."]
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
-    parser.add_argument("--arms", default="seed,lfs-tcn", help=f"comma-separated, from: {', '.join(ARMS)}")
+    parser.add_argument("--arms", default=",".join(DEFAULT_ARMS), help=f"comma-separated, from: {', '.join(ARMS)}")
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--epochs", type=int, default=0, help="override every preset's epochs (0 = preset's)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads in all (split between --jobs)")
+    parser.add_argument("--jobs", type=int, default=2, help="runs trained at once, each in its own process")
     parser.add_argument("--section", default="generalisation", help="BENCHMARKS.md section to (re)write")
     parser.add_argument("--extra-manifest", action="append", default=[],
                         help="add these clips (e.g. from `deepfake-audio synth`) to training, as arm suffix '+synth'")
@@ -186,7 +215,6 @@ def main() -> None:
     args = parser.parse_args()
     if not args.manifest.exists():
         sys.exit(f"skipped: the development corpus is not at {args.manifest} (pass --manifest)")
-    torch.set_num_threads(args.threads)
     arms = [a.strip() for a in args.arms.split(",") if a.strip()]
     specs = {}
     for arm in arms:
@@ -200,23 +228,26 @@ def main() -> None:
 
     trials = read_dataset("csv", args.manifest)
     folds = leave_generators_out_folds(trials, args.folds, seed=0)
-    cache = WaveformCache()
+    tasks = [(arm, k, seed) for arm in arms for k in range(len(folds)) for seed in seeds]
     results: list[RunResult] = []
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        for arm in arms:
-            for k, (tr, va) in enumerate(folds):
-                for seed in seeds:
-                    r = run_one(arm, specs[arm], k, seed, tr, va, cache, args, Path(tmp))
-                    results.append(r)
-                    print(f"{arm} fold {k} seed {seed}: pooled EER {100 * r.pooled_eer:.1f}%, within-source "
-                          f"{100 * r.within_source_eer:.1f}%, {r.train_seconds_per_epoch:.0f} s/epoch", flush=True)
-                    # Write after every run, so a long protocol that is stopped early still leaves what it measured.
-                    total = len(arms) * len(folds) * len(seeds)
-                    body = summarise(results, arms, folds, args, time.perf_counter() - started)
-                    if len(results) < total:
-                        body += f"\n(partial: {len(results)} of {total} runs finished when this was written)\n"
-                    write_section(args.section, body, args.output)
+    body = ""
+    with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(
+        max_workers=args.jobs, initializer=_init_worker, initargs=(max(1, args.threads // args.jobs),)
+    ) as pool:
+        pending = [pool.submit(run_one, arm, specs[arm], k, seed, *folds[k], args, Path(tmp))
+                   for arm, k, seed in tasks]
+        for future in as_completed(pending):
+            r = future.result()
+            results.append(r)
+            print(f"{r.arm} fold {r.fold} seed {r.seed}: pooled EER {100 * r.pooled_eer:.1f}%, within-source "
+                  f"{100 * r.within_source_eer:.1f}%, {r.train_seconds_per_epoch:.0f} s/epoch", flush=True)
+            # Write after every run, so a long protocol that is stopped early still leaves what it measured.
+            results.sort(key=lambda x: (arms.index(x.arm), x.fold, x.seed))
+            body = summarise(results, arms, folds, args, time.perf_counter() - started)
+            if len(results) < len(tasks):
+                body += f"\n(partial: {len(results)} of {len(tasks)} runs finished when this was written)\n"
+            write_section(args.section, body, args.output)
     print(body)
     (REPO / "bench" / "results").mkdir(exist_ok=True)
     (REPO / "bench" / "results" / f"{args.section}.json").write_text(
