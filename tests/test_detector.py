@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-
 from conftest import synthetic_speechlike
+
 from deepfake_audio import Detector
 from deepfake_audio.checkpoint import save_checkpoint
 from deepfake_audio.models import build_model
@@ -104,3 +104,11 @@ def test_model_trained_on_trimmed_audio_gets_trimmed_input(tmp_path):
     untrimmed = Detector.from_pretrained(save_checkpoint(build_model("seed-cnn"), tmp_path / "u.safetensors"),
                                          device="cpu")(clip)
     assert untrimmed.windows[0].start == 0.0 and untrimmed.windows[0].silent
+
+
+def test_narrowband_audio_is_flagged(checkpoint):
+    detector = Detector.from_pretrained(checkpoint, device="cpu")
+    wideband = detector(synthetic_speechlike(3.0), sample_rate=16_000)
+    telephone_band = detector(synthetic_speechlike(3.0, sample_rate=8_000), sample_rate=8_000)  # nothing above 4 kHz
+    assert not any("narrowband" in w for w in wideband.warnings)
+    assert any("narrowband" in w for w in telephone_band.warnings)

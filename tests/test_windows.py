@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
-from deepfake_audio.windows import aggregate_scores, iter_windows, tile_to_length, windows_of
+from deepfake_audio.windows import (
+    aggregate_scores,
+    high_band_level_db,
+    iter_windows,
+    tile_to_length,
+    windows_of,
+)
 
 
 def test_short_clip_is_tiled_and_keeps_true_end():
@@ -50,3 +57,13 @@ def test_silent_windows_are_flagged_and_ignored_in_aggregate():
 
 def test_empty_audio_tiles_to_zeros():
     assert torch.equal(tile_to_length(torch.zeros(0), 5), torch.zeros(5))
+
+
+def test_high_band_level_separates_full_band_from_telephone_band():
+    t = torch.arange(16_000) / 16_000
+    low = torch.sin(2 * torch.pi * 300 * t)
+    full = low + 0.1 * torch.sin(2 * torch.pi * 6_000 * t)  # -20 dB above 4 kHz
+    assert high_band_level_db(full) == pytest.approx(-20.0, abs=0.1)
+    assert high_band_level_db(low) < -60
+    assert high_band_level_db(torch.zeros(16_000)) == float("-inf")
+    assert windows_of(full, 8_000, 4_000)[0].high_band_db == pytest.approx(-20.0, abs=0.5)

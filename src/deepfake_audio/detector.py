@@ -17,12 +17,19 @@ from typing import Any
 
 import torch
 
-from deepfake_audio.audio import SAMPLE_RATE, AudioSource, audio_info, load_audio, silence_bounds, stream_audio
+from deepfake_audio.audio import (
+    SAMPLE_RATE,
+    AudioSource,
+    audio_info,
+    load_audio,
+    silence_bounds,
+    stream_audio,
+)
 from deepfake_audio.checkpoint import CheckpointInfo, load_checkpoint
 from deepfake_audio.device import resolve_device
 from deepfake_audio.errors import DeepfakeAudioError
 from deepfake_audio.models import DetectorModel
-from deepfake_audio.windows import Window, aggregate_scores, iter_windows
+from deepfake_audio.windows import NARROWBAND_CUTOFF_HZ, NARROWBAND_DB, Window, aggregate_scores, iter_windows
 
 DEFAULT_MODEL = "default.safetensors"
 STREAM_BLOCK_SECONDS = 60.0  # long files are decoded a minute at a time
@@ -214,6 +221,12 @@ class Detector:
         warnings = []
         if bool(silent.all()):
             warnings.append("no speech found (silent or near-silent audio): the verdict is unreliable")
+        voiced = [w for w in job.windows if not w.silent]
+        if voiced and max(w.high_band_db for w in voiced) < NARROWBAND_DB:
+            warnings.append(
+                f"narrowband audio (nothing above {NARROWBAND_CUTOFF_HZ // 1000} kHz, e.g. a telephone line or an "
+                "8 kHz recording): detectors are least reliable here; see the model card's telephone result"
+            )
         duration = (job.total if job.total is not None else job.windows[-1].end) / SAMPLE_RATE
         if duration < 0.5 * self.window / SAMPLE_RATE:
             warnings.append(f"audio is only {duration:.2f} s long: the verdict is less reliable")

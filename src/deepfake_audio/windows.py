@@ -7,6 +7,7 @@ the end so the tail is never dropped: nothing is silently truncated.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -15,6 +16,10 @@ import torch
 from deepfake_audio.audio import pad_or_trim
 
 SILENCE_DBFS = -60.0  # windows quieter than this hold no speech to judge
+# Measured on the development corpus (silence-trimmed clips): full-band recordings keep a median
+# -18 dB of their energy above 4 kHz (99.5% above -47 dB); every clip first recorded at 8 kHz is below -55 dB.
+NARROWBAND_CUTOFF_HZ = 4_000
+NARROWBAND_DB = -50.0
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,7 @@ class Window:
     end: int  # one past the last real (untiled) sample
     samples: torch.Tensor  # (window,) always exactly the window length
     silent: bool
+    high_band_db: float = 0.0  # energy above NARROWBAND_CUTOFF_HZ relative to the whole window, dB
 
 
 def tile_to_length(waveform: torch.Tensor, num_samples: int) -> torch.Tensor:
@@ -37,6 +43,23 @@ def is_silent(samples: torch.Tensor) -> bool:
     return rms <= 10 ** (SILENCE_DBFS / 20)
 
 
+def high_band_level_db(samples: torch.Tensor, sample_rate: int = 16_000,
+                       cutoff_hz: float = NARROWBAND_CUTOFF_HZ) -> float:
+    """Energy above `cutoff_hz` relative to all energy, in dB (-inf for silence)."""
+    samples = samples.float()
+    # A Hann taper: without it, leakage from the window's cut edges alone reads as -45 dB of "high band".
+    power = torch.fft.rfft(samples * torch.hann_window(samples.numel(), periodic=False)).abs().square()
+    first_high = round(cutoff_hz * samples.numel() / sample_rate)
+    total = power.sum().item()
+    if total <= 0:
+        return float("-inf")
+    return 10 * math.log10(max(power[first_high:].sum().item(), 1e-30) / total)
+
+
+def _window(start: int, end: int, samples: torch.Tensor) -> Window:
+    return Window(start, end, samples, is_silent(samples), high_band_level_db(samples))
+
+
 def iter_windows(blocks: Iterable[torch.Tensor], window: int, hop: int) -> Iterator[Window]:
     """Cut consecutive blocks of one recording into windows, holding at most a block plus a window."""
     if hop <= 0 or hop > window:
@@ -49,7 +72,7 @@ def iter_windows(blocks: Iterable[torch.Tensor], window: int, hop: int) -> Itera
         buffer = torch.cat([buffer, block.float()])
         while next_start + window <= offset + buffer.numel():
             samples = buffer[next_start - offset : next_start - offset + window]
-            yield Window(next_start, next_start + window, samples, is_silent(samples))
+            yield _window(next_start, next_start + window, samples)
             last_end = next_start + window
             next_start += hop
         # Keep what later windows (or the final end-aligned one) may still need.
@@ -58,10 +81,11 @@ def iter_windows(blocks: Iterable[torch.Tensor], window: int, hop: int) -> Itera
         offset = keep_from
     total = offset + buffer.numel()
     if last_end == 0:
-        yield Window(0, total, tile_to_length(buffer, window), is_silent(buffer) if total else True)
+        tiled = tile_to_length(buffer, window)
+        yield Window(0, total, tiled, is_silent(buffer) if total else True, high_band_level_db(tiled))
     elif last_end < total:
         samples = buffer[-window:]
-        yield Window(total - window, total, samples, is_silent(samples))
+        yield _window(total - window, total, samples)
 
 
 def windows_of(waveform: torch.Tensor, window: int, hop: int) -> list[Window]:
