@@ -35,6 +35,15 @@ def test_killed_run_resumes_from_last_epoch(labelled_folder, tmp_path):
     assert epochs == [1, 2, 3]
 
 
+def test_a_different_config_is_not_resumed_into_an_existing_run(labelled_folder, tmp_path):
+    run = tmp_path / "run"
+    train(_config(labelled_folder, "train.epochs=1"), run, progress=False)
+    saved = (run / "config.yaml").read_text()
+    with pytest.raises(ConfigError, match=r"run.*different config.*train\.lr"):
+        train(_config(labelled_folder, "train.epochs=1", "train.lr=0.01"), run, progress=False)
+    assert (run / "config.yaml").read_text() == saved  # the existing run is left as it was
+
+
 def test_augmented_run_and_sampler_balance(labelled_folder, tmp_path):
     cfg = _config(labelled_folder, "train.epochs=1", "train.balance=sampler", "train.scheduler=cosine",
                   'train.augment=[{name: gain, p: 1.0, min_gain_db: -6, max_gain_db: 6}]')

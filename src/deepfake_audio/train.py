@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
+import yaml
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
@@ -132,6 +133,38 @@ class TrainResult:
     epochs_run: int
 
 
+# Keys that may change between a killed run and its resumption (a longer schedule, another device).
+RESUMABLE_CHANGES = {("train", "epochs"), ("train", "device"), ("data", "num_workers")}
+
+
+def check_resumable(run_dir: Path, config: ExperimentConfig) -> None:
+    """Refuse to resume (or overwrite) a run folder that holds a run of a different config.
+
+    Resuming loads the folder's weights and optimiser state, so a different model or recipe would
+    fail halfway or, worse, silently continue someone else's run; and the old config.yaml would be
+    overwritten. Compared after a YAML round trip, so tuples and lists compare equal.
+    """
+    if not (run_dir / RESUME).exists():
+        return
+    saved_path = run_dir / "config.yaml"
+    if not saved_path.exists():
+        raise ConfigError(f"{run_dir} holds a resumable run without its config.yaml; use another --out")
+    saved = yaml.safe_load(saved_path.read_text()) or {}
+    wanted = yaml.safe_load(yaml.safe_dump(config_to_dict(config)))
+    differing = sorted(
+        f"{section}.{key}"
+        for section in set(saved) | set(wanted)
+        for key in set(saved.get(section) or {}) | set(wanted.get(section) or {})
+        if (section, key) not in RESUMABLE_CHANGES
+        and (saved.get(section) or {}).get(key) != (wanted.get(section) or {}).get(key)
+    )
+    if differing:
+        raise ConfigError(
+            f"{run_dir} already holds a run with a different config ({', '.join(differing)}); it would be "
+            f"resumed, not replaced: choose another --out, or delete that folder to start over"
+        )
+
+
 def train(
     config: ExperimentConfig,
     run_dir: str | Path,
@@ -149,6 +182,7 @@ def train(
     cfg = config.train
     ddp, device = init_distributed(cfg.device)
     seed_everything(cfg.seed + ddp.rank)
+    check_resumable(run_dir, config)
     if ddp.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(config, run_dir / "config.yaml")
