@@ -71,8 +71,7 @@ ARMS: dict[str, dict] = {
     "flat-stats-aug": {"preset": "flat-stats", "overrides": [f"train.augment={LFS_TCN_AUGMENTATION}"]},
     "flat-stats-linear": {"preset": "flat-stats", "overrides": ["model.hidden=0"]},
     "flat-stats-bandlimit": {"preset": "flat-stats", "overrides": ["train.augment=[{name: band_limit, p: 0.3}]"]},
-    "flat-tcn": {"preset": "lfs-tcn", "overrides": [
-        "train.augment=[]", "model.features=flatness", "model.freq_bands=32", "model.utterance_norm=false"]},
+    "flat-tcn": {"preset": "flat-tcn", "overrides": []},
     "lfs-resnet": {"preset": "lfs-resnet", "overrides": []},
     "lfcc-lcnn": {"preset": "lfcc-lcnn", "overrides": []},
     "spectro-transformer": {"preset": "spectro-transformer", "overrides": []},

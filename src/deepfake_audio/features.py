@@ -287,8 +287,9 @@ class LinearSpectrogram(_StftFrontend):
 class BandFlatness(_StftFrontend):
     """Spectral flatness per linear band and frame, as a log ratio, `(batch, bands, frames)`.
 
-    Flatness is the geometric over the arithmetic mean of the power in a band of FFT bins: near 0 (a
-    large negative log) where the band holds clean harmonics, 0 where it is noise-like. It is blind to
+    Flatness is the geometric over the arithmetic mean of the power in a band of FFT bins: close to 0
+    (log: large and negative) where the band holds clean harmonics, close to 1 (log: about 0) where it
+    is noise-like. It is blind to
     gain and to any colouration that is smooth across a band (microphone, room, a collection's EQ),
     which is what made one threshold fail across collections for level-based features; and vocoders
     get the balance between harmonics and noise in each band measurably wrong. Measured on the
