@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -67,6 +68,20 @@ def main() -> None:
     print(f"bundled model: {PRETRAINED / 'default.safetensors'}")
 
 
+def summarise_arms(runs: list[dict]) -> dict[str, dict]:
+    """Per benchmark arm: mean and spread of pooled EER (%), runs, parameters, scoring speed."""
+    arms: dict[str, dict] = {}
+    for name in dict.fromkeys(r["arm"] for r in runs):
+        rows = [r for r in runs if r["arm"] == name]
+        eers = [100 * r["pooled_eer"] for r in rows]
+        arms[name] = {
+            "eer": statistics.mean(eers), "sd": statistics.stdev(eers) if len(eers) > 1 else 0.0,
+            "runs": len(rows), "params": rows[0]["parameters"],
+            "speed": statistics.mean(r["scoring_x_realtime"] for r in rows),
+        }
+    return arms
+
+
 def write_model_card(args: argparse.Namespace, report: dict, metrics: list[dict]) -> None:
     from deepfake_audio.checkpoint import read_checkpoint_info
     from deepfake_audio.models import build_model, count_parameters
@@ -80,18 +95,26 @@ def write_model_card(args: argparse.Namespace, report: dict, metrics: list[dict]
     degraded = "\n".join(f"| {name} | {100 * row['eer']:.2f}% |" for name, row in report.get("degradations", {}).items())
     cv = ""
     cv_line = "its error rate on generators it never saw has not been measured (run bench/generalisation.py)"
+    choice = ""
     cv_runs = REPO / "bench" / "results" / "generalisation.json"
     arm = args.arm or args.preset
-    rows = [r for r in json.loads(cv_runs.read_text()) if r["arm"] == arm] if cv_runs.exists() else []
-    if rows:
-        seed_rows = [r for r in json.loads(cv_runs.read_text()) if r["arm"] == "seed"]
-        mean_eer = 100 * sum(r["pooled_eer"] for r in rows) / len(rows)
+    by_arm = summarise_arms(json.loads(cv_runs.read_text())) if cv_runs.exists() else {}
+    if arm in by_arm:
+        mean_eer = by_arm[arm]["eer"]
         cv_line = (f"on generators it never saw, from collections it never saw (cross-validation below), it "
-                   f"is {mean_eer:.1f}% (mean of {len(rows)} runs)")
-        if seed_rows:
-            cv_line += (f", against {100 * sum(r['pooled_eer'] for r in seed_rows) / len(seed_rows):.1f}% "
-                        f"for the seed design")
-    worst_eer = max(100 * report["eer"], mean_eer if rows else 0.0)
+                   f"is {mean_eer:.1f}% (mean of {by_arm[arm]['runs']} runs)")
+        if "seed" in by_arm:
+            cv_line += f", against {by_arm['seed']['eer']:.1f}% for the seed design"
+        best_arm = min(by_arm, key=lambda a: by_arm[a]["eer"])
+        if best_arm != arm:
+            b, m = by_arm[best_arm], by_arm[arm]
+            choice = (f"**Why this model:** `{best_arm}` had the lowest cross-validation mean, {b['eer']:.1f}% "
+                      f"(± {b['sd']:.1f}), {b['eer'] - m['eer']:+.1f} points from this model's {m['eer']:.1f}% "
+                      f"(± {m['sd']:.1f}), a gap {'inside' if abs(b['eer'] - m['eer']) < max(b['sd'], m['sd']) else 'beyond'}"
+                      f" the spread over folds and seeds; this model has "
+                      f"{m['params']:,} parameters against {b['params']:,} and scored {m['speed']:.0f}x real time "
+                      f"against {b['speed']:.0f}x in the same benchmark.\n")
+    worst_eer = max(100 * report["eer"], by_arm[arm]["eer"] if arm in by_arm else 0.0)
     systems = report.get("breakdowns", {}).get("system", {})
     hardest_names = sorted((name for name, row in systems.items() if row["n_spoof"] >= 5),
                            key=lambda name: -systems[name]["eer"])[:3]
@@ -111,6 +134,7 @@ measured by that run or by `bench/generalisation.py`.
 {round(100 / worst_eer)} on unfamiliar audio{hardest}. It is evidence to weigh, not a reliable detector: never act
 on its verdict alone.
 
+{choice}
 ## What it is
 - Architecture: `{info.model}` ({params:,} parameters), window {info.config['duration']} s at 16 kHz;
   longer audio is scored in windows with a half-window hop and the window scores are averaged.
