@@ -7,6 +7,7 @@ the end so the tail is never dropped: nothing is silently truncated.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -16,10 +17,11 @@ import torch
 from deepfake_audio.audio import pad_or_trim
 
 SILENCE_DBFS = -60.0  # windows quieter than this hold no speech to judge
-# Measured on the development corpus (silence-trimmed clips): full-band recordings keep a median
-# -18 dB of their energy above 4 kHz (99.5% above -47 dB); every clip first recorded at 8 kHz is below -55 dB.
+# Measured on the development corpus (silence-trimmed clips, `high_band_level_db`): full-band
+# recordings keep a median -17 dB of their energy above 4 kHz (99.5% above -46 dB); all 400 clips first
+# recorded at 8 kHz are below -50 dB (median -77 dB).
 NARROWBAND_CUTOFF_HZ = 4_000
-NARROWBAND_DB = -50.0
+NARROWBAND_DB = -48.0
 
 
 @dataclass(frozen=True)
@@ -45,15 +47,32 @@ def is_silent(samples: torch.Tensor) -> bool:
 
 def high_band_level_db(samples: torch.Tensor, sample_rate: int = 16_000,
                        cutoff_hz: float = NARROWBAND_CUTOFF_HZ) -> float:
-    """Energy above `cutoff_hz` relative to all energy, in dB (-inf for silence)."""
+    """Energy above `cutoff_hz` relative to all energy, in dB (-inf for silence).
+
+    Estimated from every fourth 32 ms frame (Hann-tapered: without a taper, leakage from the cut
+    edges alone reads as -45 dB of "high band"), which is plenty for a bandwidth check and keeps it
+    a small fraction of scoring time.
+    """
+    frame = _HIGH_BAND_FRAME
     samples = samples.float()
-    # A Hann taper: without it, leakage from the window's cut edges alone reads as -45 dB of "high band".
-    power = torch.fft.rfft(samples * torch.hann_window(samples.numel(), periodic=False)).abs().square()
-    first_high = round(cutoff_hz * samples.numel() / sample_rate)
+    if samples.numel() >= frame:
+        frames = samples[: samples.numel() // frame * frame].reshape(-1, frame)[::4]
+    else:
+        frames = torch.nn.functional.pad(samples, (0, frame - samples.numel()))[None]
+    power = torch.fft.rfft(frames * _hann(frame)).abs().square().sum(dim=0)
     total = power.sum().item()
     if total <= 0:
         return float("-inf")
+    first_high = round(cutoff_hz * frame / sample_rate)
     return 10 * math.log10(max(power[first_high:].sum().item(), 1e-30) / total)
+
+
+_HIGH_BAND_FRAME = 512
+
+
+@functools.cache
+def _hann(length: int) -> torch.Tensor:
+    return torch.hann_window(length, periodic=False)
 
 
 def _window(start: int, end: int, samples: torch.Tensor) -> Window:
