@@ -65,7 +65,6 @@ ARMS: dict[str, dict] = {
     "lfs-tcn": {"preset": "lfs-tcn", "overrides": []},
     "lfs-tcn-noaug": {"preset": "lfs-tcn", "overrides": ["train.augment=[]"]},
     "lfs-tcn-nonorm": {"preset": "lfs-tcn", "overrides": ["model.utterance_norm=false"]},
-    "lfs-tcn-srcbal": {"preset": "lfs-tcn", "overrides": ["train.balance=source"]},
     "lfs-tcn-noaug-srcbal": {"preset": "lfs-tcn", "overrides": ["train.augment=[]", "train.balance=source"]},
     "flat-stats": {"preset": "flat-stats", "overrides": []},
     "flat-stats-aug": {"preset": "flat-stats", "overrides": [f"train.augment={LFS_TCN_AUGMENTATION}"]},
