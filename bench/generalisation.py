@@ -12,7 +12,7 @@ calibration/channel problem), parameters, CPU training seconds per epoch and CPU
 table is written into BENCHMARKS.md between markers; nothing in it is typed by hand.
 
 CPU budget (2 cores): the default protocol (3 folds x 2 seeds; arms seed, lfs-tcn and the flatness
-models; two runs at a time) takes about 40 minutes. The raw-waveform models cost 1,000-16,000 s per epoch
+models; two runs at a time) took 33 minutes here. The raw-waveform models cost 700-14,000 s per epoch
 on this CPU (bench/train_speed.py); on a GPU run the full protocol with more seeds and heavy models, e.g.
     python bench/generalisation.py --arms seed,flat-stats,lfs-tcn,lfs-resnet,aasist-l,aasist,rawnet2 \
         --seeds 0,1,2 --device cuda --jobs 1
