@@ -1,4 +1,4 @@
-"""LFS-TCN: the cheap default. A temporal convolution network over a linear-frequency log spectrogram.
+"""LFS-TCN: a cheap temporal convolution network over a linear-frequency log spectrogram (or band flatness).
 
 Why this shape:
 - Linear frequency up to 8 kHz (not mel): vocoder and codec artefacts live in narrow high bands.
@@ -46,7 +46,7 @@ class DilatedBlock(nn.Module):
 
 @register_model("lfs-tcn")
 class LFSTCN(DetectorModel):
-    """Dilated 1-D CNN over a linear log spectrogram with per-recording normalisation (cheap CPU default)."""
+    """Dilated 1-D CNN over a linear log spectrogram (or band flatness) with per-recording normalisation."""
 
     @dataclass
     class Config(LinearSpectrogramConfig):
