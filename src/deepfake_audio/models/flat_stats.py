@@ -3,8 +3,8 @@
 Why: level-based features (log power, MFCC) let a model recognise the collection a clip came from,
 which does not carry to new collections (bench/generalisation.py: pooled EER on held-out sources near
 40% for the seed CNN and the log-spectrogram TCN). Spectral flatness per band ignores gain and smooth
-channel colouration; in an exploratory study, a logistic regression over its per-band mean and spread
-already carried across held-out sources far better than those networks. This model keeps that
+channel colouration; a logistic regression over its per-band mean and spread already carries across
+held-out sources far better than those networks (bench/feature_study.py). This model keeps that
 simplicity on purpose: few parameters, pooled statistics, and no access to absolute level.
 
 Frames more than `speech_range_db` below the window's loudest frame are left out of the statistics,

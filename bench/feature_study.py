@@ -1,0 +1,116 @@
+"""Which hand-made clip features carry across recording collections? The study behind `flat-stats`.
+
+For every clip of the development corpus (silence-trimmed, as in training) it computes a few families
+of per-clip features, then fits one logistic regression per family on each leave-generators-out fold
+of `bench/generalisation.py` (same folds: held-out sources, generator families and speakers) and
+reports the pooled and within-source EER on the held-out fold. A linear model over a fixed feature
+is the cheapest possible detector; a family that fails here gives a network little to build on, one
+that succeeds tells which input a cheap network should see.
+
+Families (all per clip, over frames within 40 dB of the loudest, 32 linear bands of 250 Hz):
+- level: long-term band log power, minus its mean over bands (the spectral envelope)
+- dynamics: log standard deviation of frame-to-frame band log-power change, minus its band mean
+- phase: coherence of the frame-to-frame phase advance per band, magnitude-weighted
+- flatness: mean and standard deviation over frames of per-band log spectral flatness
+
+    python bench/feature_study.py [--manifest ../shared/data/dev/manifest.csv]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from deepfake_audio.audio import load_audio, trim_silence
+from deepfake_audio.data.corpora import read_dataset
+from deepfake_audio.data.splits import leave_generators_out_folds
+from deepfake_audio.data.trial import Label
+from deepfake_audio.metrics import compute_eer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generalisation import DEFAULT_MANIFEST, within_source_eer  # noqa: E402
+from report import write_section  # noqa: E402
+
+N_FFT, HOP, BANDS = 512, 160, 32
+FAMILIES = ("level", "dynamics", "phase", "flatness")
+
+
+def stft(x: np.ndarray) -> np.ndarray:
+    frames = np.lib.stride_tricks.sliding_window_view(x, N_FFT)[::HOP]
+    return np.fft.rfft(frames * np.hanning(N_FFT), axis=1)  # (frames, bins)
+
+
+def clip_features(x: np.ndarray) -> dict[str, np.ndarray]:
+    x = np.pad(x.astype(np.float64), (0, max(0, 4 * N_FFT - x.size)))
+    spec = stft(x)
+    power = np.abs(spec) ** 2 + 1e-12
+    energy = 10 * np.log10(power.sum(axis=1))
+    keep = energy > energy.max() - 40
+    bands = np.array_split(np.arange(1, N_FFT // 2 + 1), BANDS)
+    band_db = np.stack([10 * np.log10(power[keep][:, b].mean(axis=1)) for b in bands], axis=1)
+    level = band_db.mean(axis=0) - band_db.mean()
+    change = np.log(np.diff(band_db, axis=0).std(axis=0) + 1e-3) if keep.sum() > 2 else np.zeros(BANDS)
+    advance = spec[1:] * np.conj(spec[:-1]) * np.exp(-2j * np.pi * np.arange(spec.shape[1]) * HOP / N_FFT)
+    weight = np.abs(spec[1:]) * np.abs(spec[:-1])
+    unit = advance / (np.abs(advance) + 1e-12)
+    phase = np.array([np.abs((unit[:, b] * weight[:, b]).sum()) / (weight[:, b].sum() + 1e-12) for b in bands])
+    log_flat = np.stack([np.log(power[keep][:, b]).mean(axis=1) - np.log(power[keep][:, b].mean(axis=1))
+                         for b in bands], axis=1)
+    return {"level": level, "dynamics": change - change.mean(), "phase": phase,
+            "flatness": np.concatenate([log_flat.mean(axis=0), log_flat.std(axis=0)])}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
+    parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
+    args = parser.parse_args()
+    if not args.manifest.exists():
+        sys.exit(f"skipped: the development corpus is not at {args.manifest} (pass --manifest)")
+    started = time.perf_counter()
+    trials = read_dataset("csv", args.manifest)
+    features = [clip_features(trim_silence(load_audio(t.path)).numpy()) for t in trials]
+    labels = np.array([t.label is Label.BONAFIDE for t in trials])
+    index = {t.path: i for i, t in enumerate(trials)}
+    folds = leave_generators_out_folds(trials, args.folds, seed=0)
+
+    rows = []
+    for family in (*FAMILIES, "all"):
+        names = FAMILIES if family == "all" else (family,)
+        x = np.stack([np.concatenate([f[n] for n in names]) for f in features])
+        pooled, within = [], []
+        for train, val in folds:
+            a, b = [index[t.path] for t in train], [index[t.path] for t in val]
+            model = make_pipeline(StandardScaler(), LogisticRegression(C=0.01, class_weight="balanced", max_iter=5000))
+            scores = model.fit(x[a], labels[a]).decision_function(x[b])
+            pooled.append(100 * compute_eer(scores[labels[b]], scores[~labels[b]])[0])
+            within.append(100 * within_source_eer(val, scores))
+        rows.append((family, x.shape[1], pooled, within))
+        print(f"{family}: pooled {np.mean(pooled):.1f}%, within-source {np.mean(within):.1f}%", flush=True)
+
+    lines = [
+        f"Per-clip feature families, one logistic regression (C=0.01, class-balanced) per family and fold, on "
+        f"the {len(folds)} source folds of `bench/generalisation.py`. Measured {time.strftime('%Y-%m-%d')} by "
+        f"`{' '.join(['python', f'bench/{Path(__file__).name}', *sys.argv[1:]])}` in {(time.perf_counter() - started) / 60:.0f} min.",
+        "",
+        "| features | dimensions | pooled EER mean (%) | per fold (%) | within-source EER (%) |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [f"| {family} | {dims} | {np.mean(p):.1f} | {' / '.join(f'{v:.1f}' for v in p)} | {np.mean(w):.1f} |"
+              for family, dims, p, w in rows]
+    body = "\n".join(lines) + "\n"
+    print(body)
+    if not args.no_write:
+        write_section("feature-study", body)
+
+
+if __name__ == "__main__":
+    main()
