@@ -69,6 +69,7 @@ ARMS: dict[str, dict] = {
     "flat-stats": {"preset": "flat-stats", "overrides": []},
     "flat-stats-aug": {"preset": "flat-stats", "overrides": [f"train.augment={LFS_TCN_AUGMENTATION}"]},
     "flat-stats-linear": {"preset": "flat-stats", "overrides": ["model.hidden=0"]},
+    "flat-stats-change": {"preset": "flat-stats", "overrides": ["model.flatness_change=true"]},
     "flat-stats-bandlimit": {"preset": "flat-stats", "overrides": ["train.augment=[{name: band_limit, p: 0.3}]"]},
     "flat-tcn": {"preset": "flat-tcn", "overrides": []},
     "lfs-resnet": {"preset": "lfs-resnet", "overrides": []},

@@ -183,8 +183,9 @@ def test_spec_augment_masks_only_in_training() -> None:
     assert torch.equal(masked[masked != 0], x[masked != 0])
 
 
-def test_flat_stats_ignores_gain_and_leading_silence() -> None:
-    model = tiny("flat-stats").eval()
+@pytest.mark.parametrize("flatness_change", [False, True])
+def test_flat_stats_ignores_gain_and_leading_silence(flatness_change: bool) -> None:
+    model = tiny("flat-stats", flatness_change=flatness_change).eval()
     speech = waveforms(model, batch=1)
     half = model.num_samples // 2
     padded = torch.cat([torch.zeros(1, half), speech[:, :half]], dim=1)  # silence, then speech

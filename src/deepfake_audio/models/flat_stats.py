@@ -45,6 +45,9 @@ class FlatStats(DetectorModel):
         hop_length: int = 160
         bands: int = 32  # 250 Hz each at n_fft 512
         speech_range_db: float = 35.0
+        # Also the mean frame-to-frame change of log flatness per band (how steadily each band's
+        # noisiness evolves), over consecutive speech frames.
+        flatness_change: bool = False
         hidden: int = 32  # 0: a linear classifier on the statistics
         dropout: float = 0.2
 
@@ -52,7 +55,7 @@ class FlatStats(DetectorModel):
         super().__init__(config)
         assert isinstance(config, FlatStats.Config)
         self.frontend = BandFlatness(config.n_fft, config.hop_length, config.win_length, config.bands)
-        num_stats = 2 * config.bands
+        num_stats = (3 if config.flatness_change else 2) * config.bands
         # Batch norm on the statistics plays the part of feature standardisation.
         layers: list[nn.Module] = [nn.BatchNorm1d(num_stats), nn.Dropout(config.dropout)]
         if config.hidden:
@@ -66,4 +69,8 @@ class FlatStats(DetectorModel):
         flatness, energy_db = self.frontend.flatness_and_energy(waveform)
         speech = energy_db > energy_db.amax(dim=1, keepdim=True) - self.config.speech_range_db
         mean, std = masked_mean_std(flatness, speech)
-        return self.classifier(torch.cat([mean, std], dim=1))
+        stats = [mean, std]
+        if self.config.flatness_change:
+            change = (flatness[..., 1:] - flatness[..., :-1]).abs()
+            stats.append(masked_mean_std(change, speech[:, 1:] & speech[:, :-1])[0])
+        return self.classifier(torch.cat(stats, dim=1))
