@@ -36,7 +36,7 @@ from deepfake_audio.metrics import compute_eer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generalisation import DEFAULT_MANIFEST, within_source_eer  # noqa: E402
-from report import write_section  # noqa: E402
+from report import publish  # noqa: E402
 
 N_FFT, HOP, BANDS = 512, 160, 32
 FAMILIES = ("level", "dynamics", "phase", "flatness")
@@ -106,10 +106,7 @@ def main() -> None:
     ]
     lines += [f"| {family} | {dims} | {np.mean(p):.1f} | {' / '.join(f'{v:.1f}' for v in p)} | {np.mean(w):.1f} |"
               for family, dims, p, w in rows]
-    body = "\n".join(lines) + "\n"
-    print(body)
-    if not args.no_write:
-        write_section("feature-study", body)
+    publish("feature-study", lines, write=not args.no_write)
 
 
 if __name__ == "__main__":

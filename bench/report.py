@@ -17,3 +17,11 @@ def write_section(name: str, body: str, path: Path = BENCHMARKS) -> None:
     else:
         text = text.rstrip("\n") + f"\n\n## {name}\n\n{block}\n"
     path.write_text(text)
+
+
+def publish(name: str, lines: list[str], write: bool = True) -> None:
+    """Print a measured table and, unless `write` is false (`--no-write`), put it in BENCHMARKS.md."""
+    body = "\n".join(lines) + "\n"
+    print(body)
+    if write:
+        write_section(name, body)

@@ -28,7 +28,7 @@ from deepfake_audio.detector import Detector, bundled_model_path
 from deepfake_audio.models import build_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import write_section  # noqa: E402
+from report import publish  # noqa: E402
 
 
 def make_clips(folder: Path, count: int, seconds: float = 1.0) -> list[Path]:
@@ -122,10 +122,7 @@ def main() -> None:
     ]
     lines += [f"| {name} | {seconds:.3f} | {audio_seconds / seconds:.1f} | {reference / seconds:.2f}x |"
               for name, seconds in rows]
-    body = "\n".join(lines) + "\n"
-    print(body)
-    if not args.no_write:
-        write_section("throughput", body)
+    publish("throughput", lines, write=not args.no_write)
 
 
 if __name__ == "__main__":

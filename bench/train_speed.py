@@ -24,7 +24,7 @@ from deepfake_audio.data.dataset import WaveformCache, crop_window
 from deepfake_audio.models import available_models, build_model, count_parameters
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import write_section  # noqa: E402
+from report import publish  # noqa: E402
 
 MANIFEST = Path(__file__).resolve().parents[2] / "shared" / "data" / "dev" / "manifest.csv"
 BATCH = 32
@@ -89,10 +89,7 @@ def main() -> None:
         "|---|---|---|---|---|---|",
     ]
     lines += [f"| {n} | {p:,} | {d:g} | {s:.2f} | {e:,.0f} | {x:,.0f} |" for n, p, d, s, e, x in rows]
-    body = "\n".join(lines) + "\n"
-    print(body)
-    if not args.no_write:
-        write_section("training cost", body)
+    publish("training cost", lines, write=not args.no_write)
 
 
 if __name__ == "__main__":
