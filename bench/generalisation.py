@@ -68,8 +68,11 @@ ARMS: dict[str, dict] = {
     "lfs-tcn-noaug-srcbal": {"preset": "lfs-tcn", "overrides": ["train.augment=[]", "train.balance=source"]},
     "flat-stats": {"preset": "flat-stats", "overrides": []},
     "flat-stats-aug": {"preset": "flat-stats", "overrides": [f"train.augment={LFS_TCN_AUGMENTATION}"]},
+    "flat-stats-plain": {"preset": "flat-stats",
+                         "overrides": ["model.flatness_change=false", "model.level_flatness=false"]},
     "flat-stats-linear": {"preset": "flat-stats", "overrides": ["model.hidden=0"]},
-    "flat-stats-change": {"preset": "flat-stats", "overrides": ["model.flatness_change=true"]},
+    "flat-stats-change": {"preset": "flat-stats", "overrides": ["model.level_flatness=false"]},
+    "flat-stats-level": {"preset": "flat-stats", "overrides": ["model.flatness_change=false"]},
     "flat-stats-bandlimit": {"preset": "flat-stats", "overrides": ["train.augment=[{name: band_limit, p: 0.3}]"]},
     "flat-tcn": {"preset": "flat-tcn", "overrides": []},
     "lfs-resnet": {"preset": "lfs-resnet", "overrides": []},
@@ -81,8 +84,9 @@ ARMS: dict[str, dict] = {
 }
 
 # The acceptance protocol: the seed design as baseline, the previous log-spectrum default, and the
-# flatness models (flat-stats, its augmented variant, and a TCN over flatness frames).
-DEFAULT_ARMS = ("seed", "lfs-tcn", "flat-stats", "flat-stats-aug", "flat-tcn")
+# flatness models (flat-stats, the same with flatness statistics only, its augmented variant, and a
+# TCN over flatness frames).
+DEFAULT_ARMS = ("seed", "lfs-tcn", "flat-stats", "flat-stats-plain", "flat-stats-aug", "flat-tcn")
 
 
 @dataclass

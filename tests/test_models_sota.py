@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from deepfake_audio.models import available_models, build_model, count_parameter
 from deepfake_audio.models.blocks.graph import GraphAttention, GraphPool, HeteroGraphAttention
 from deepfake_audio.models.blocks.sinc import SincFilterbank, mel_band_edges
 from deepfake_audio.models.blocks.specaugment import SpecAugment
+from deepfake_audio.models.flat_stats import temporal_log_flatness
 
 SOTA_MODELS = [
     "lfcc-lcnn", "rawnet2", "aasist", "aasist-l", "specrnet", "spectro-transformer", "lfs-resnet", "flat-stats",
@@ -183,9 +185,9 @@ def test_spec_augment_masks_only_in_training() -> None:
     assert torch.equal(masked[masked != 0], x[masked != 0])
 
 
-@pytest.mark.parametrize("flatness_change", [False, True])
-def test_flat_stats_ignores_gain_and_leading_silence(flatness_change: bool) -> None:
-    model = tiny("flat-stats", flatness_change=flatness_change).eval()
+@pytest.mark.parametrize("options", [{}, {"flatness_change": True}, {"level_flatness": True}])
+def test_flat_stats_ignores_gain_and_leading_silence(options: dict) -> None:
+    model = tiny("flat-stats", **options).eval()
     speech = waveforms(model, batch=1)
     half = model.num_samples // 2
     padded = torch.cat([torch.zeros(1, half), speech[:, :half]], dim=1)  # silence, then speech
@@ -193,6 +195,15 @@ def test_flat_stats_ignores_gain_and_leading_silence(flatness_change: bool) -> N
         torch.testing.assert_close(model(0.05 * speech), model(speech), atol=1e-4, rtol=0)
         # Frames far below the loudest are left out of the statistics, so silence padding changes little.
         assert (model(padded) - model(speech[:, :half].repeat(1, 2))).abs().max() < 0.05
+
+
+def test_temporal_log_flatness_reads_only_masked_frames() -> None:
+    # Band 0 is steady over the masked frames (flatness 1, log 0); band 1 alternates 1 and 4
+    # (geometric mean 2, arithmetic 2.5). The unmasked last frame would change both if it were read.
+    power = torch.tensor([[[1.0, 1.0, 1.0, 1.0, 100.0], [1.0, 4.0, 1.0, 4.0, 100.0]]])
+    mask = torch.tensor([[True, True, True, True, False]])
+    expected = torch.tensor([[0.0, math.log(2.0 / 2.5)]])
+    torch.testing.assert_close(temporal_log_flatness(power.log(), mask), expected)
 
 
 def test_lfs_tcn_flatness_features() -> None:

@@ -9,7 +9,7 @@ All STFTs are centred with zero padding: `num_frames = 1 + num_samples // hop_le
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -284,6 +284,14 @@ class LinearSpectrogram(_StftFrontend):
         return _power_to_db(power, top_db=None)
 
 
+class BandAnalysis(NamedTuple):
+    """What `BandFlatness.analyse` measures in one pass."""
+
+    flatness: torch.Tensor  # log spectral flatness, (batch, bands, frames)
+    band_log_power: torch.Tensor  # natural log of mean power per band, (batch, bands, frames)
+    energy_db: torch.Tensor  # frame energy in dB, (batch, frames)
+
+
 class BandFlatness(_StftFrontend):
     """Spectral flatness per linear band and frame, as a log ratio, `(batch, bands, frames)`.
 
@@ -308,17 +316,18 @@ class BandFlatness(_StftFrontend):
         self.register_buffer("pool", torch.from_numpy(pool), persistent=False)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        return self.flatness_and_energy(waveform)[0]
+        return self.analyse(waveform).flatness
 
-    def flatness_and_energy(self, waveform: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Log flatness `(batch, bands, frames)` and frame energy in dB `(batch, frames)`, from one STFT."""
+    def analyse(self, waveform: torch.Tensor) -> BandAnalysis:
+        """Log flatness and log power per band, and frame energy in dB, all from one STFT."""
         power = self._power(waveform)  # (batch, bins, frames)
         energy_db = 10 * torch.log10(power.sum(dim=-2) + 1e-10)
         # A floor relative to each frame's loudest bin keeps digital silence and exact zeros finite
         # without letting the absolute level matter.
         power = power + power.amax(dim=-2, keepdim=True) * 1e-8 + 1e-20
         pool = self._buffer("pool", waveform)
-        return pool @ torch.log(power) - torch.log(pool @ power), energy_db
+        band_log_power = torch.log(pool @ power)
+        return BandAnalysis(pool @ torch.log(power) - band_log_power, band_log_power, energy_db)
 
 
 def _band_average(num_in: int, num_out: int) -> np.ndarray:

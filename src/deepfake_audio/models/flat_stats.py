@@ -33,6 +33,15 @@ def masked_mean_std(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, 
     return mean, torch.sqrt(var + 1e-6)
 
 
+def temporal_log_flatness(log_power: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Log of geometric over arithmetic mean of `exp(log_power) (batch, channels, frames)` over masked frames."""
+    count = mask.sum(dim=1, keepdim=True).clamp(min=1).to(log_power.dtype)  # (batch, 1)
+    weight = mask.to(log_power.dtype).unsqueeze(1)
+    log_geometric = (log_power * weight).sum(dim=2) / count
+    log_arithmetic = torch.logsumexp(log_power.masked_fill(~mask.unsqueeze(1), -torch.inf), dim=2) - count.log()
+    return log_geometric - log_arithmetic
+
+
 @register_model("flat-stats")
 class FlatStats(DetectorModel):
     """Mean and spread of per-band log spectral flatness over speech frames, then a small MLP."""
@@ -48,6 +57,10 @@ class FlatStats(DetectorModel):
         # Also the mean frame-to-frame change of log flatness per band (how steadily each band's
         # noisiness evolves), over consecutive speech frames.
         flatness_change: bool = False
+        # Also each band's flatness over time: the log ratio of the geometric to the arithmetic mean of
+        # its power across speech frames (how evenly the band's energy is spread in time). Like the
+        # spectral flatness it ignores gain and a fixed channel colouration.
+        level_flatness: bool = False
         hidden: int = 32  # 0: a linear classifier on the statistics
         dropout: float = 0.2
 
@@ -55,7 +68,7 @@ class FlatStats(DetectorModel):
         super().__init__(config)
         assert isinstance(config, FlatStats.Config)
         self.frontend = BandFlatness(config.n_fft, config.hop_length, config.win_length, config.bands)
-        num_stats = (3 if config.flatness_change else 2) * config.bands
+        num_stats = (2 + config.flatness_change + config.level_flatness) * config.bands
         # Batch norm on the statistics plays the part of feature standardisation.
         layers: list[nn.Module] = [nn.BatchNorm1d(num_stats), nn.Dropout(config.dropout)]
         if config.hidden:
@@ -66,11 +79,13 @@ class FlatStats(DetectorModel):
         self.classifier = nn.Sequential(*layers)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        flatness, energy_db = self.frontend.flatness_and_energy(waveform)
+        flatness, band_log_power, energy_db = self.frontend.analyse(waveform)
         speech = energy_db > energy_db.amax(dim=1, keepdim=True) - self.config.speech_range_db
         mean, std = masked_mean_std(flatness, speech)
         stats = [mean, std]
         if self.config.flatness_change:
             change = (flatness[..., 1:] - flatness[..., :-1]).abs()
             stats.append(masked_mean_std(change, speech[:, 1:] & speech[:, :-1])[0])
+        if self.config.level_flatness:
+            stats.append(temporal_log_flatness(band_log_power, speech))
         return self.classifier(torch.cat(stats, dim=1))
