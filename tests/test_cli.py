@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import soundfile as sf
 import torch
 from typer.testing import CliRunner
@@ -88,6 +89,19 @@ def test_evaluate_under_degradation_and_with_asv_scores(labelled_folder, tmp_pat
     assert all(0.0 <= row["eer"] <= 1.0 for row in report["degradations"].values())
     assert report["min_tdcf"] >= 0.0
     assert "Under degradation" in (out / "report.md").read_text()
+
+
+def test_degradation_specs_set_bit_rate_and_snr():
+    from deepfake_audio.errors import ConfigError
+    from deepfake_audio.evaluation_run import parse_degradation
+
+    assert parse_degradation("mp3:128") == {"name": "codec", "codecs": ["mp3"], "p": 1.0,
+                                            "min_bitrate_kbps": 128.0, "max_bitrate_kbps": 128.0}
+    assert parse_degradation("noise:20")["min_snr_db"] == 20.0
+    assert "min_bitrate_kbps" not in parse_degradation("opus")
+    for bad in ("reverb:3", "mp3:fast"):
+        with pytest.raises(ConfigError, match=bad.split(":")[0]):
+            parse_degradation(bad)
 
 
 def test_evaluate_rejects_unknown_degradation(labelled_folder, tmp_path):

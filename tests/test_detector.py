@@ -112,3 +112,14 @@ def test_narrowband_audio_is_flagged(checkpoint):
     telephone_band = detector(synthetic_speechlike(3.0, sample_rate=8_000), sample_rate=8_000)  # nothing above 4 kHz
     assert not any("narrowband" in w for w in wideband.warnings)
     assert any("narrowband" in w for w in telephone_band.warnings)
+
+
+def test_strong_background_noise_is_flagged(checkpoint):
+    detector = Detector.from_pretrained(checkpoint, device="cpu")
+    rng = np.random.default_rng(1)
+    # Speech-like bursts with pauses between them, as real speech has.
+    gate = (np.arange(48_000) // 4_000) % 3 != 2
+    speech = synthetic_speechlike(3.0) * gate
+    loud_noise = speech + 0.1 * rng.standard_normal(speech.size).astype(np.float32)  # about 6 dB SNR
+    assert not any("background noise" in w for w in detector(speech, sample_rate=16_000).warnings)
+    assert any("background noise" in w for w in detector(loud_noise, sample_rate=16_000).warnings)

@@ -9,6 +9,7 @@ from deepfake_audio.windows import (
     aggregate_scores,
     high_band_level_db,
     iter_windows,
+    speech_over_floor_db,
     tile_to_length,
     windows_of,
 )
@@ -67,3 +68,12 @@ def test_high_band_level_separates_full_band_from_telephone_band():
     assert high_band_level_db(low) < -60
     assert high_band_level_db(torch.zeros(16_000)) == float("-inf")
     assert windows_of(full, 8_000, 4_000)[0].high_band_db == pytest.approx(-20.0, abs=0.5)
+
+
+def test_speech_over_floor_reads_the_gap_between_loud_and_quiet_frames():
+    # Half the 25 ms frames at amplitude 1, half at 0.01: 40 dB between them.
+    frames = torch.ones(40, 400)
+    frames[1::2] *= 0.01
+    assert speech_over_floor_db(frames.flatten()) == pytest.approx(40.0, abs=0.01)
+    assert speech_over_floor_db(torch.ones(100)) == float("inf")  # under two frames: no estimate
+    assert windows_of(frames.flatten(), 8_000, 4_000)[0].speech_over_floor_db == pytest.approx(40.0, abs=0.01)

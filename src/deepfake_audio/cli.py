@@ -137,7 +137,9 @@ def evaluate(
     dataset: Annotated[Optional[str], typer.Option(help="Corpus format, e.g. asvspoof2019-la, in-the-wild, csv.")] = None,
     root: Annotated[Optional[str], typer.Option(help="Corpus folder as distributed (with --dataset).")] = None,
     subset: Annotated[Optional[str], typer.Option(help="Corpus part where it has several (e.g. eval).")] = None,
-    degrade: Annotated[Optional[str], typer.Option(help="Also score under degradations: mp3,opus,noise:10,telephone,reverb")] = None,
+    degrade: Annotated[Optional[str], typer.Option(
+        help="Also score under degradations, e.g. mp3:128,opus:24,noise:10,telephone,reverb "
+             "(codec:kbit/s, noise:SNR in dB)")] = None,
     asv_scores: Annotated[Optional[Path], typer.Option(help="ASVspoof ASV score file, for min t-DCF.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
 ) -> None:

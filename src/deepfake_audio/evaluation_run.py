@@ -24,15 +24,22 @@ DEGRADATIONS: dict[str, dict[str, Any]] = {
 
 
 def parse_degradation(spec: str) -> dict[str, Any]:
-    """`noise:10` -> white noise at 10 dB SNR; other names as in DEGRADATIONS."""
+    """`noise:10` -> white noise at 10 dB SNR; `mp3:128` -> MP3 at 128 kbit/s (a codec without a rate
+    draws one per clip from the augmentation's default range); other names as in DEGRADATIONS."""
     name, _, arg = spec.strip().partition(":")
     if name not in DEGRADATIONS:
         raise ConfigError(f"unknown degradation {name!r}; choose from {', '.join(DEGRADATIONS)}")
     step = {**DEGRADATIONS[name], "p": 1.0}
+    try:
+        value = float(arg) if arg else None
+    except ValueError:
+        raise ConfigError(f"degradation {spec!r}: {arg!r} is not a number") from None
     if name == "noise":
-        snr = float(arg) if arg else 10.0
+        snr = 10.0 if value is None else value
         step.update(min_snr_db=snr, max_snr_db=snr)
-    elif arg:
+    elif step["name"] == "codec" and value is not None:
+        step.update(min_bitrate_kbps=value, max_bitrate_kbps=value)
+    elif value is not None:
         raise ConfigError(f"degradation {name!r} takes no argument; got {spec!r}")
     return step
 

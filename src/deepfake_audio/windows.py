@@ -22,6 +22,9 @@ SILENCE_DBFS = -60.0  # windows quieter than this hold no speech to judge
 # recorded at 8 kHz are below -50 dB (median -77 dB).
 NARROWBAND_CUTOFF_HZ = 4_000
 NARROWBAND_DB = -48.0
+# Speech level over the noise floor (`speech_over_floor_db`): loud frames (95th percentile of 25 ms
+# frame energies) over quiet ones (10th). See NOISY_DB in detector.py for the measured threshold.
+_FLOOR_FRAME = 400
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class Window:
     samples: torch.Tensor  # (window,) always exactly the window length
     silent: bool
     high_band_db: float = 0.0  # energy above NARROWBAND_CUTOFF_HZ relative to the whole window, dB
+    speech_over_floor_db: float = math.inf  # loud frames over quiet frames, dB (low: strong noise)
 
 
 def tile_to_length(waveform: torch.Tensor, num_samples: int) -> torch.Tensor:
@@ -70,13 +74,28 @@ def high_band_level_db(samples: torch.Tensor, sample_rate: int = 16_000,
 _HIGH_BAND_FRAME = 512
 
 
+def speech_over_floor_db(samples: torch.Tensor) -> float:
+    """How far loud 25 ms frames rise above quiet ones, in dB: 95th over 10th percentile of frame energy.
+
+    Speech has pauses and weak consonants, so a clean recording spans tens of dB; steady background
+    noise fills the quiet frames and squeezes that span towards the signal-to-noise ratio.
+    """
+    frames = samples.float()[: samples.numel() // _FLOOR_FRAME * _FLOOR_FRAME].reshape(-1, _FLOOR_FRAME)
+    if frames.shape[0] < 2:
+        return math.inf
+    energy_db = 10 * torch.log10(frames.square().mean(dim=1) + 1e-12)
+    loud, quiet = torch.quantile(energy_db, torch.tensor([0.95, 0.10])).tolist()
+    return loud - quiet
+
+
 @functools.cache
 def _hann(length: int) -> torch.Tensor:
     return torch.hann_window(length, periodic=False)
 
 
 def _window(start: int, end: int, samples: torch.Tensor) -> Window:
-    return Window(start, end, samples, is_silent(samples), high_band_level_db(samples))
+    return Window(start, end, samples, is_silent(samples), high_band_level_db(samples),
+                  speech_over_floor_db(samples))
 
 
 def iter_windows(blocks: Iterable[torch.Tensor], window: int, hop: int) -> Iterator[Window]:
@@ -101,7 +120,8 @@ def iter_windows(blocks: Iterable[torch.Tensor], window: int, hop: int) -> Itera
     total = offset + buffer.numel()
     if last_end == 0:
         tiled = tile_to_length(buffer, window)
-        yield Window(0, total, tiled, is_silent(buffer) if total else True, high_band_level_db(tiled))
+        yield Window(0, total, tiled, is_silent(buffer) if total else True, high_band_level_db(tiled),
+                     speech_over_floor_db(buffer))
     elif last_end < total:
         samples = buffer[-window:]
         yield _window(total - window, total, samples)
