@@ -23,7 +23,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PRETRAINED = REPO / "src" / "deepfake_audio" / "pretrained"
-DEGRADATIONS = "mp3,opus,telephone,noise:10,reverb"
+DEGRADATIONS = "mp3:128,mp3:32,opus:24,telephone,noise:20,noise:10,reverb"
 
 
 def run(*args: str) -> None:
@@ -82,6 +82,18 @@ def summarise_arms(runs: list[dict]) -> dict[str, dict]:
     return arms
 
 
+def _augmentation_sentence(preset: str) -> str:
+    """What the card says the training recipe simulated, read from the preset itself."""
+    from deepfake_audio.config import load_config
+    from deepfake_audio.presets import preset_path
+
+    steps = load_config(preset_path(preset)).train.augment
+    if not steps:
+        return (f"this model was trained without simulated channels; `presets/{preset}.yaml` records the "
+                "measurement behind that choice.")
+    return "the training recipe simulated " + ", ".join(step["name"] for step in steps) + "."
+
+
 def write_model_card(args: argparse.Namespace, report: dict, metrics: list[dict]) -> None:
     from deepfake_audio.checkpoint import read_checkpoint_info
     from deepfake_audio.models import build_model, count_parameters
@@ -122,6 +134,7 @@ def write_model_card(args: argparse.Namespace, report: dict, metrics: list[dict]
     if hardest_names:
         hardest = "; the validation generators it missed most were " + ", ".join(
             f"{name} ({100 * systems[name]['eer']:.0f}% EER)" for name in hardest_names)
+    augmented = _augmentation_sentence(args.preset)
     if "<!-- generalisation:begin -->" in benchmarks:
         cv = benchmarks.split("<!-- generalisation:begin -->")[1].split("<!-- generalisation:end -->")[0].strip()
     card = f"""# Model card: bundled default (`{info.model}`)
@@ -179,8 +192,8 @@ Under degradation (the same validation clips, each degraded before scoring):
 ## Limits
 - Trained on a small corpus; expect errors on generators, languages and channels unlike it. Commercial
   2024-25 voice clones (ElevenLabs-class) are not in the training data.
-- Telephone lines, heavy compression and noise shift scores; the training recipe simulates some of these
-  (band-limiting, codecs, noise, reverberation) but not all.
+- Telephone lines, low-bit-rate compression, noise and reverberation shift scores (see "Under
+  degradation" above); {augmented}
 - A recording with a short generated span inside real speech (partial spoof) may be scored real on
   average: inspect the per-window timeline (`detect --timeline`) or use `--aggregate min`.
 - Scores are evidence, not proof. Do not use a verdict alone to accuse anyone.
