@@ -38,7 +38,7 @@ import torch
 from deepfake_audio.config import load_config
 from deepfake_audio.data.corpora import read_dataset
 from deepfake_audio.data.dataset import WaveformCache
-from deepfake_audio.data.splits import leave_generators_out_folds, split_trials
+from deepfake_audio.data.splits import filter_trials, leave_generators_out_folds, split_trials
 from deepfake_audio.data.trial import Label, Trial
 from deepfake_audio.detector import Detector
 from deepfake_audio.metrics import compute_eer
@@ -71,6 +71,8 @@ ARMS: dict[str, dict] = {
     "flat-stats-plain": {"preset": "flat-stats",
                          "overrides": ["model.flatness_change=false", "model.level_flatness=false"]},
     "flat-stats-linear": {"preset": "flat-stats", "overrides": ["model.hidden=0"]},
+    # Without the 8 kHz-only real recordings (fsdd), the corpus README's bandwidth trap.
+    "flat-stats-nofsdd": {"preset": "flat-stats", "overrides": ["data.exclude_sources=[fsdd]"]},
     "flat-stats-change": {"preset": "flat-stats", "overrides": ["model.level_flatness=false"]},
     "flat-stats-level": {"preset": "flat-stats", "overrides": ["model.flatness_change=false"]},
     "flat-stats-bandlimit": {"preset": "flat-stats", "overrides": ["train.augment=[{name: band_limit, p: 0.3}]"]},
@@ -128,6 +130,9 @@ def run_one(arm: str, spec: dict, fold: int, seed: int, train_trials: list[Trial
     if args.epochs:
         overrides.append(f"train.epochs={args.epochs}")
     config = load_config(preset_path(spec["preset"]), overrides)
+    # The fold is handed to train() ready-made, so the data filters it would apply are applied here,
+    # to the training side only: validation stays the whole held-out fold.
+    train_trials = filter_trials(train_trials, config.data.exclude_sources, config.data.exclude_systems)
     extra = [t for manifest in spec.get("extra_manifests", []) for t in read_dataset("csv", manifest)]
     # Synthesized clips made from a validation recording, or in a validation speaker's voice, would leak
     # the held-out fold into training: keep only those made from training-side material.
