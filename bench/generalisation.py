@@ -58,6 +58,15 @@ LFS_TCN_AUGMENTATION = (
     " {name: noise, p: 0.2, min_snr_db: 15, max_snr_db: 40, kind: [white, pink]}, {name: reverb, p: 0.1},"
     " {name: telephone, p: 0.05}, {name: codec, p: 0.1, codecs: [mp3, opus, aac]}]"
 )
+
+
+def flatness_statistics(change: bool, level: bool) -> list[str]:
+    """Overrides that set both optional flat-stats statistics (model.flatness_change, model.level_flatness),
+    with every training source kept, so that these arms mean what they meant when first run."""
+    return [f"model.flatness_change={str(change).lower()}", f"model.level_flatness={str(level).lower()}",
+            "data.exclude_sources=[]"]
+
+
 # An arm: a preset plus overrides (and optionally extra training manifests, e.g. synthesized spoofs).
 ARMS: dict[str, dict] = {
     "seed": {"preset": "seed", "overrides": []},
@@ -68,14 +77,18 @@ ARMS: dict[str, dict] = {
     "lfs-tcn-noaug-srcbal": {"preset": "lfs-tcn", "overrides": ["train.augment=[]", "train.balance=source"]},
     "flat-stats": {"preset": "flat-stats", "overrides": []},
     "flat-stats-aug": {"preset": "flat-stats", "overrides": [f"train.augment={LFS_TCN_AUGMENTATION}"]},
-    "flat-stats-plain": {"preset": "flat-stats",
-                         "overrides": ["model.flatness_change=false", "model.level_flatness=false"]},
-    "flat-stats-linear": {"preset": "flat-stats", "overrides": ["model.hidden=0"]},
-    # Without the 8 kHz-only real recordings (fsdd), the corpus README's bandwidth trap.
-    "flat-stats-nofsdd": {"preset": "flat-stats", "overrides": ["data.exclude_sources=[fsdd]"]},
-    "flat-stats-change": {"preset": "flat-stats", "overrides": ["model.level_flatness=false"]},
-    "flat-stats-level": {"preset": "flat-stats", "overrides": ["model.flatness_change=false"]},
     "flat-stats-bandlimit": {"preset": "flat-stats", "overrides": ["train.augment=[{name: band_limit, p: 0.3}]"]},
+    # Which flatness statistics: each arm states both options, so it means the same whatever the preset's.
+    "flat-stats-plain": {"preset": "flat-stats", "overrides": [*flatness_statistics(change=False, level=False)]},
+    "flat-stats-change": {"preset": "flat-stats", "overrides": [*flatness_statistics(change=True, level=False)]},
+    "flat-stats-level": {"preset": "flat-stats", "overrides": [*flatness_statistics(change=False, level=True)]},
+    "flat-stats-both": {"preset": "flat-stats", "overrides": [*flatness_statistics(change=True, level=True)]},
+    "flat-stats-linear": {"preset": "flat-stats", "overrides": [*flatness_statistics(True, True), "model.hidden=0"]},
+    "flat-stats-linear-wd": {"preset": "flat-stats",
+                             "overrides": [*flatness_statistics(True, True), "model.hidden=0", "train.weight_decay=0.01"]},
+    # Without the 8 kHz-only real recordings (fsdd), the corpus README's bandwidth trap.
+    "flat-stats-nofsdd": {"preset": "flat-stats",
+                          "overrides": [*flatness_statistics(True, True), "data.exclude_sources=[fsdd]"]},
     "flat-tcn": {"preset": "flat-tcn", "overrides": []},
     "lfs-resnet": {"preset": "lfs-resnet", "overrides": []},
     "lfcc-lcnn": {"preset": "lfcc-lcnn", "overrides": []},
@@ -86,9 +99,10 @@ ARMS: dict[str, dict] = {
 }
 
 # The acceptance protocol: the seed design as baseline, the previous log-spectrum default, and the
-# flatness models (flat-stats, the same with flatness statistics only, its augmented variant, and a
-# TCN over flatness frames).
-DEFAULT_ARMS = ("seed", "lfs-tcn", "flat-stats", "flat-stats-plain", "flat-stats-aug", "flat-tcn")
+# flatness models (flat-stats as preset; the same with fsdd kept, with fewer or more statistics and
+# with augmentation; and a TCN over flatness frames).
+DEFAULT_ARMS = ("seed", "lfs-tcn", "flat-stats", "flat-stats-change", "flat-stats-plain", "flat-stats-both",
+                "flat-stats-aug", "flat-tcn")
 
 
 @dataclass
