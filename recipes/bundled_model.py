@@ -82,6 +82,19 @@ def summarise_arms(runs: list[dict]) -> dict[str, dict]:
     return arms
 
 
+def _degradation_sentence(report: dict) -> str:
+    """Which measured degradations raised the EER by 5 points or more, with their numbers."""
+    clean = report["eer"]
+    worse = {name: row["eer"] for name, row in report.get("degradations", {}).items()
+             if row["eer"] >= clean + 0.05}
+    if not worse:
+        return "No measured degradation raised the error rate by 5 points or more."
+    listed = ", ".join(f"{name} {100 * eer:.0f}%" for name, eer in worse.items())
+    return (f"Degraded audio is much harder: against {100 * clean:.0f}% clean, the EER was {listed} "
+            "(\"Under degradation\" above); give less weight to verdicts on audio that arrived compressed, "
+            "noisy or over a phone line.")
+
+
 def _augmentation_sentence(preset: str) -> str:
     """What the card says the training recipe simulated, read from the preset itself."""
     from deepfake_audio.config import load_config
@@ -135,6 +148,7 @@ def write_model_card(args: argparse.Namespace, report: dict, metrics: list[dict]
         hardest = "; the validation generators it missed most were " + ", ".join(
             f"{name} ({100 * systems[name]['eer']:.0f}% EER)" for name in hardest_names)
     augmented = _augmentation_sentence(args.preset)
+    degraded_sentence = _degradation_sentence(report)
     if "<!-- generalisation:begin -->" in benchmarks:
         cv = benchmarks.split("<!-- generalisation:begin -->")[1].split("<!-- generalisation:end -->")[0].strip()
     card = f"""# Model card: bundled default (`{info.model}`)
@@ -192,8 +206,7 @@ Under degradation (the same validation clips, each degraded before scoring):
 ## Limits
 - Trained on a small corpus; expect errors on generators, languages and channels unlike it. Commercial
   2024-25 voice clones (ElevenLabs-class) are not in the training data.
-- Telephone lines, low-bit-rate compression, noise and reverberation shift scores (see "Under
-  degradation" above); {augmented}
+- {degraded_sentence} {augmented}
 - A recording with a short generated span inside real speech (partial spoof) may be scored real on
   average: inspect the per-window timeline (`detect --timeline`) or use `--aggregate min`.
 - Scores are evidence, not proof. Do not use a verdict alone to accuse anyone.
