@@ -12,7 +12,7 @@ calibration/channel problem), parameters, CPU training seconds per epoch and CPU
 table is written into BENCHMARKS.md between markers; nothing in it is typed by hand.
 
 CPU budget (2 cores): the default protocol (3 folds x 2 seeds; arms seed, lfs-tcn and the flatness
-models; two runs at a time) took 33 minutes here. The raw-waveform models cost 700-14,000 s per epoch
+models; two runs at a time) took 42 minutes here, with a bundled-model training beside it. The raw-waveform models cost 700-14,000 s per epoch
 on this CPU (bench/train_speed.py); on a GPU run the full protocol with more seeds and heavy models, e.g.
     python bench/generalisation.py --arms seed,flat-stats,lfs-tcn,lfs-resnet,aasist-l,aasist,rawnet2 \
         --seeds 0,1,2 --device cuda --jobs 1
@@ -143,7 +143,7 @@ def run_one(arm: str, spec: dict, fold: int, seed: int, train_trials: list[Trial
     overrides = [*spec["overrides"], f"train.seed={seed}", f"train.device={args.device}"]
     if args.epochs:
         overrides.append(f"train.epochs={args.epochs}")
-    config = load_config(preset_path(spec["preset"]), overrides)
+    config = load_config(spec["preset_file"], overrides)
     # The fold is handed to train() ready-made, so the data filters it would apply are applied here,
     # to the training side only: validation stays the whole held-out fold.
     train_trials = filter_trials(train_trials, config.data.exclude_sources, config.data.exclude_systems)
@@ -257,6 +257,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(
         max_workers=args.jobs, initializer=_init_worker, initargs=(max(1, args.threads // args.jobs),)
     ) as pool:
+        # Each arm reads a copy of its preset taken now, so that editing a preset during a long run
+        # cannot change what the later runs of that arm train.
+        for arm, spec in specs.items():
+            spec["preset_file"] = Path(tmp) / f"{arm}.yaml"
+            spec["preset_file"].write_text(preset_path(spec["preset"]).read_text())
         pending = [pool.submit(run_one, arm, specs[arm], k, seed, *folds[k], args, Path(tmp))
                    for arm, k, seed in tasks]
         for future in as_completed(pending):
