@@ -134,7 +134,8 @@ def write_model_card(args: argparse.Namespace, report: dict, metrics: list[dict]
         b, m = by_arm[best_arm], by_arm[arm]
         if best_arm != arm and round(b["eer"], 1) == round(m["eer"], 1):
             choice = (f"**Why this model:** it ties for the lowest cross-validation mean, {m['eer']:.1f}%, with "
-                      f"`{best_arm}` ({b['eer']:.1f}% ± {b['sd']:.1f}; `ARMS` in bench/generalisation.py says how that arm differs).\n")
+                      f"`{best_arm}` ({b['eer']:.1f}% ± {b['sd']:.1f}; `ARMS` in bench/generalisation.py says how "
+                      "that arm differs).\n")
         elif best_arm != arm:
             choice = (f"**Why this model:** `{best_arm}` had the lowest cross-validation mean, {b['eer']:.1f}% "
                       f"(± {b['sd']:.1f}), {b['eer'] - m['eer']:+.1f} points from this model's {m['eer']:.1f}% "
