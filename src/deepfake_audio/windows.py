@@ -22,6 +22,7 @@ SILENCE_DBFS = -60.0  # windows quieter than this hold no speech to judge
 # recorded at 8 kHz are below -50 dB (median -77 dB).
 NARROWBAND_CUTOFF_HZ = 4_000
 NARROWBAND_DB = -48.0
+_HIGH_BAND_FRAME = 512  # samples per frame of the bandwidth check (32 ms)
 # Speech level over the noise floor (`speech_over_floor_db`): loud frames (95th percentile of 25 ms
 # frame energies) over quiet ones (10th). See NOISY_DB in detector.py for the measured threshold.
 _FLOOR_FRAME = 400
@@ -69,9 +70,6 @@ def high_band_level_db(samples: torch.Tensor, sample_rate: int = 16_000,
         return float("-inf")
     first_high = round(cutoff_hz * frame / sample_rate)
     return 10 * math.log10(max(power[first_high:].sum().item(), 1e-30) / total)
-
-
-_HIGH_BAND_FRAME = 512
 
 
 def speech_over_floor_db(samples: torch.Tensor) -> float:
