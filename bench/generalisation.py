@@ -89,6 +89,9 @@ ARMS: dict[str, dict] = {
     # Without the 8 kHz-only real recordings (fsdd), the corpus README's bandwidth trap.
     "flat-stats-nofsdd": {"preset": "flat-stats",
                           "overrides": [*flatness_statistics(True, True), "data.exclude_sources=[fsdd]"]},
+    # How deep the spectral floor under the flatness sits (dB below each frame's loudest bin; preset -80).
+    **{f"flat-stats-floor{-db}": {"preset": "flat-stats", "overrides": [f"model.spectral_floor_db={db}"]}
+       for db in (-100, -120, -140)},
     "flat-tcn": {"preset": "flat-tcn", "overrides": []},
     "lfs-resnet": {"preset": "lfs-resnet", "overrides": []},
     "lfcc-lcnn": {"preset": "lfcc-lcnn", "overrides": []},

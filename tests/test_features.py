@@ -182,3 +182,19 @@ def test_band_flatness_ignores_gain_and_tells_noise_from_harmonics() -> None:
     assert torch.isfinite(frontend(torch.zeros(1, 16_000, dtype=torch.float64))).all()
     with pytest.raises(ValueError, match="bands"):
         BandFlatness(bands=257)
+
+
+def test_band_flatness_floor_hides_detail_below_it_and_a_deeper_floor_shows_it() -> None:
+    t = torch.arange(16_000, dtype=torch.float64) / 16_000
+    loud = torch.sin(2 * torch.pi * 300 * t)  # band 0 of 16 (0-500 Hz)
+    # Harmonic lines 100 dB below the loud tone, in the top band only (7.5-8 kHz).
+    faint = 1e-5 * sum(torch.sin(2 * torch.pi * f * t) for f in (7_600, 7_700, 7_800, 7_900))
+    clip = (loud + faint)[None]
+    floored = BandFlatness(bands=16, floor_db=-80.0)(clip)[0, -1, 5:-5].mean()
+    deep = BandFlatness(bands=16, floor_db=-140.0)
+    assert floored > -0.05  # the floor swamps the faint lines: the band reads as flat
+    assert deep(clip)[0, -1, 5:-5].mean() < -1.0  # under a deeper floor the faint harmonic lines are seen
+    torch.testing.assert_close(deep(0.01 * clip), deep(clip), atol=1e-4, rtol=0)
+    assert torch.isfinite(deep(torch.zeros(1, 16_000, dtype=torch.float64))).all()
+    with pytest.raises(ValueError, match="floor_db"):
+        BandFlatness(floor_db=10.0)

@@ -304,12 +304,24 @@ class BandFlatness(_StftFrontend):
     development corpus (bench/generalisation.py), it is the feature that carries across sources.
     """
 
-    def __init__(self, n_fft: int = 512, hop_length: int = 160, win_length: int = 400, bands: int = 32) -> None:
+    def __init__(
+        self,
+        n_fft: int = 512,
+        hop_length: int = 160,
+        win_length: int = 400,
+        bands: int = 32,
+        floor_db: float = -80.0,
+    ) -> None:
         super().__init__(n_fft, hop_length, win_length, "hann")
         num_bins = n_fft // 2 + 1
         if not 0 < bands <= num_bins - 1:
             raise ValueError(f"bands must be in [1, {num_bins - 1}] for n_fft={n_fft}; got {bands}")
+        if floor_db >= 0:
+            raise ValueError(f"floor_db must be negative (dB below each frame's loudest bin); got {floor_db}")
         self.num_features = bands
+        # Power added to every bin, relative to its frame's loudest bin: detail below it is not seen.
+        # Float32 STFTs carry rounding noise near -140 dB, so floors much deeper than that add nothing.
+        self.relative_floor = 10.0 ** (floor_db / 10.0)
         # Bands tile bins 1..n_fft/2; the DC bin says nothing about the source and only adds offset noise.
         pool = np.zeros((bands, num_bins))
         pool[:, 1:] = _band_average(num_bins - 1, bands)
@@ -322,9 +334,9 @@ class BandFlatness(_StftFrontend):
         """Log flatness and log power per band, and frame energy in dB, all from one STFT."""
         power = self._power(waveform)  # (batch, bins, frames)
         energy_db = 10 * torch.log10(power.sum(dim=-2) + 1e-10)
-        # A floor relative to each frame's loudest bin keeps digital silence and exact zeros finite
-        # without letting the absolute level matter.
-        power = power + power.amax(dim=-2, keepdim=True) * 1e-8 + 1e-20
+        # A floor relative to each frame's loudest bin hides detail far below the speech without letting
+        # the absolute level matter; the tiny absolute term keeps digital silence and exact zeros finite.
+        power = power + power.amax(dim=-2, keepdim=True) * self.relative_floor + 1e-20
         pool = self._buffer("pool", waveform)
         band_log_power = torch.log(pool @ power)
         return BandAnalysis(pool @ torch.log(power) - band_log_power, band_log_power, energy_db)

@@ -54,6 +54,9 @@ class FlatStats(DetectorModel):
         hop_length: int = 160
         bands: int = 32  # 250 Hz each at n_fft 512
         speech_range_db: float = 35.0
+        # Spectral floor, in dB below each frame's loudest bin, added before the flatness is taken:
+        # spectral detail below it is not seen (BandFlatness).
+        spectral_floor_db: float = -80.0
         # Also the mean frame-to-frame change of log flatness per band (how steadily each band's
         # noisiness evolves), over consecutive speech frames.
         flatness_change: bool = False
@@ -67,7 +70,9 @@ class FlatStats(DetectorModel):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
         assert isinstance(config, FlatStats.Config)
-        self.frontend = BandFlatness(config.n_fft, config.hop_length, config.win_length, config.bands)
+        self.frontend = BandFlatness(
+            config.n_fft, config.hop_length, config.win_length, config.bands, floor_db=config.spectral_floor_db
+        )
         num_stats = (2 + config.flatness_change + config.level_flatness) * config.bands
         # Batch norm on the statistics plays the part of feature standardisation.
         layers: list[nn.Module] = [nn.BatchNorm1d(num_stats), nn.Dropout(config.dropout)]
