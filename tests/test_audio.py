@@ -93,6 +93,7 @@ def test_every_format_decodes_to_a_1khz_mono_tone(tmp_path: Path, ext: str) -> N
     info = audio_info(path)
     assert info.sample_rate == SAMPLE_RATE and info.channels == 1
     assert info.duration == pytest.approx(2.0, abs=0.15)
+    assert info.lossy == (ext not in ("wav", "flac")), info.codec
 
 
 def test_lossless_wav_round_trips_exactly(tmp_path: Path) -> None:
@@ -120,7 +121,7 @@ def test_six_channels_are_averaged(tmp_path: Path) -> None:
     sf.write(tmp_path / "six.wav", channels, SAMPLE_RATE, subtype="FLOAT")
     waveform = load_audio(tmp_path / "six.wav")
     np.testing.assert_allclose(waveform.numpy(), channels.mean(axis=1), atol=1e-6)
-    assert audio_info(tmp_path / "six.wav") == AudioInfo(1.0, SAMPLE_RATE, 6, SAMPLE_RATE)
+    assert audio_info(tmp_path / "six.wav") == AudioInfo(1.0, SAMPLE_RATE, 6, SAMPLE_RATE, codec="FLOAT")
 
 
 @pytest.mark.parametrize("source_rate", [8_000, 48_000])

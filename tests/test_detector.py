@@ -123,3 +123,16 @@ def test_strong_background_noise_is_flagged(checkpoint):
     loud_noise = speech + 0.1 * rng.standard_normal(speech.size).astype(np.float32)  # about 6 dB SNR
     assert not any("background noise" in w for w in detector(speech, sample_rate=16_000).warnings)
     assert any("background noise" in w for w in detector(loud_noise, sample_rate=16_000).warnings)
+
+
+@pytest.mark.parametrize("trimmed", [False, True])
+def test_lossy_compressed_files_are_flagged(checkpoint, tmp_path, trimmed):
+    detector = Detector.from_pretrained(checkpoint, device="cpu")
+    detector.trim_silence = trimmed  # both the whole-file and the streaming path
+    speech = synthetic_speechlike(3.0)
+    sf.write(tmp_path / "clip.flac", speech, 16_000)
+    sf.write(tmp_path / "clip.mp3", speech, 16_000, format="MP3")
+    lossless, mp3 = detector.detect_files([tmp_path / "clip.flac", tmp_path / "clip.mp3"])
+    assert mp3.error is None and lossless.error is None
+    assert not any("lossy" in w for w in lossless.warnings)
+    assert any("lossy-compressed audio (MPEG_LAYER_III)" in w for w in mp3.warnings)

@@ -26,9 +26,9 @@ def client(tmp_path):
     return TestClient(create_app(Detector.from_pretrained(path, device="cpu"), max_upload_mb=0.5))
 
 
-def _wav_bytes(seconds: float) -> bytes:
+def _wav_bytes(seconds: float, format: str = "WAV") -> bytes:
     buffer = io.BytesIO()
-    sf.write(buffer, synthetic_speechlike(seconds), 16_000, format="WAV")
+    sf.write(buffer, synthetic_speechlike(seconds), 16_000, format=format)
     return buffer.getvalue()
 
 
@@ -43,6 +43,13 @@ def test_detect_upload(client):
     assert response.status_code == 200
     body = response.json()
     assert body["path"] == "clip.wav" and body["label"] in ("real", "fake") and len(body["windows"]) == 4
+
+
+def test_lossy_upload_carries_a_warning(client):
+    wav = client.post("/detect", files={"file": ("clip.wav", _wav_bytes(2.5), "audio/wav")}).json()
+    mp3 = client.post("/detect", files={"file": ("clip.mp3", _wav_bytes(2.5, "MP3"), "audio/mpeg")}).json()
+    assert not any("lossy" in w for w in wav["warnings"])
+    assert any("lossy-compressed audio" in w for w in mp3["warnings"])
 
 
 def test_bad_upload_and_too_large(client):

@@ -34,6 +34,15 @@ _DATA_SHORT = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILIN
 _UNKNOWN_LENGTHS = {0, 0xFFFFFFFF}  # streaming writers leave these placeholders in the header
 
 
+# Lossy encodings as libsndfile names them (its subtypes) and as FFmpeg names lossless ones. Lossy
+# coding rewrites fine spectral detail, which is where detectors find much of their evidence.
+_LOSSY_SUBTYPES = frozenset({
+    "VORBIS", "OPUS", "MPEG_LAYER_I", "MPEG_LAYER_II", "MPEG_LAYER_III", "GSM610", "ULAW", "ALAW", "G721_32",
+    "G723_24", "G723_40", "IMA_ADPCM", "MS_ADPCM", "VOX_ADPCM", "NMS_ADPCM_16", "NMS_ADPCM_24", "NMS_ADPCM_32",
+})
+_LOSSLESS_AV_CODECS = frozenset({"flac", "alac", "wavpack", "ape", "tta", "mlp", "truehd", "s302m"})
+
+
 @dataclass(frozen=True)
 class AudioInfo:
     """Header facts about an audio file (estimated from the container for some compressed formats)."""
@@ -42,6 +51,8 @@ class AudioInfo:
     sample_rate: int
     channels: int
     num_frames: int
+    codec: str = ""  # e.g. "PCM_16" or "MPEG_LAYER_III" (libsndfile), "aac" or "opus" (FFmpeg)
+    lossy: bool = False  # the audio went through a lossy codec on its way into this file
 
 
 def load_audio(
@@ -115,17 +126,24 @@ def load_audio(
     return torch.from_numpy(_finish(mono, rate, sample_rate, label, max_duration))
 
 
-def audio_info(path: str | os.PathLike) -> AudioInfo:
-    """Read duration, sample rate and channel count from the file header, without decoding it all."""
-    path = Path(path)
-    label = str(path)
-    _check_path(path, label)
+def audio_info(source: str | os.PathLike | bytes, *, name: str | None = None) -> AudioInfo:
+    """Read duration, sample rate, channels and codec from a file's header (or an encoded file's bytes),
+    without decoding it all."""
+    if isinstance(source, bytes):
+        label = name or "<bytes>"
+        opener: Callable[[], BinaryIO] = lambda: io.BytesIO(source)  # noqa: E731
+    else:
+        path = Path(source)
+        label = name or str(path)
+        _check_path(path, label)
+        opener = lambda: open(path, "rb")  # noqa: E731
     try:
-        with sf.SoundFile(path) as f:
+        with opener() as file, sf.SoundFile(file) as f:
             _check_not_truncated(f, label)
-            return AudioInfo(f.frames / f.samplerate, f.samplerate, f.channels, f.frames)
+            return AudioInfo(f.frames / f.samplerate, f.samplerate, f.channels, f.frames,
+                             codec=f.subtype, lossy=f.subtype in _LOSSY_SUBTYPES)
     except sf.LibsndfileError as sf_error:
-        with open(path, "rb") as file:
+        with opener() as file:
             return _av_info(file, label, sf_error)
 
 
@@ -306,7 +324,9 @@ def _av_info(file: BinaryIO, label: str, sf_error: Exception) -> AudioInfo:
     if duration is None:  # some raw streams carry no duration: count the samples
         file.seek(0)
         duration = sum(chunk.size for chunk, _ in _av_chunks(file, label, sf_error)) / rate
-    return AudioInfo(duration, rate, channels, round(duration * rate))
+    codec = stream.codec_context.name
+    lossy = not (codec.startswith("pcm_") or codec in _LOSSLESS_AV_CODECS)
+    return AudioInfo(duration, rate, channels, round(duration * rate), codec=codec, lossy=lossy)
 
 
 def _frame_to_mono(frame, label: str) -> np.ndarray:  # noqa: ANN001 - av.AudioFrame

@@ -154,6 +154,8 @@ class Detector:
         if isinstance(source, (str, os.PathLike)):
             return next(self.detect_files([source]))
         label = name or "<memory>"
+        if isinstance(source, bytes):  # an encoded file, as uploaded to the API: its codec is known too
+            return next(self._predict([(label, lambda: self._open_bytes(source, label))]))
         waveform = load_audio(source, source_sample_rate=sample_rate, name=label)
         return next(self.score_waveforms([(label, waveform)]))
 
@@ -161,17 +163,24 @@ class Detector:
         """Score files in order, batching windows across files; a bad file yields a Prediction with `error`."""
         return self._predict((str(p), (lambda p=p: self._open_file(p))) for p in paths)
 
-    def _open_file(self, path: str | os.PathLike) -> tuple[int, int | None, Iterable[torch.Tensor]]:
-        """(offset, total length, blocks): whole and trimmed when the model wants it, else streamed."""
-        if self.trim_silence and audio_info(path).duration <= TRIM_MAX_SECONDS:
-            return self._trimmed(load_audio(path))
-        return 0, None, stream_audio(path, block_duration=STREAM_BLOCK_SECONDS)
+    def _open_file(self, path: str | os.PathLike) -> _Opened:
+        """The file's audio: whole and trimmed when the model wants it, else streamed."""
+        info = audio_info(path)
+        lossy_codec = info.codec if info.lossy else None
+        if self.trim_silence and info.duration <= TRIM_MAX_SECONDS:
+            return replace(self._trimmed(load_audio(path)), lossy_codec=lossy_codec)
+        return _Opened(0, None, stream_audio(path, block_duration=STREAM_BLOCK_SECONDS), lossy_codec)
 
-    def _trimmed(self, waveform: torch.Tensor) -> tuple[int, int | None, Iterable[torch.Tensor]]:
+    def _open_bytes(self, data: bytes, label: str) -> _Opened:
+        info = audio_info(data, name=label)
+        opened = self._trimmed(load_audio(data, name=label))
+        return replace(opened, lossy_codec=info.codec if info.lossy else None)
+
+    def _trimmed(self, waveform: torch.Tensor) -> _Opened:
         if not self.trim_silence:
-            return 0, waveform.numel(), [waveform]
+            return _Opened(0, waveform.numel(), [waveform])
         start, end = silence_bounds(waveform)
-        return start, waveform.numel(), [waveform[start:end]]
+        return _Opened(start, waveform.numel(), [waveform[start:end]])
 
     def score_waveforms(self, items: Iterable[tuple[str, torch.Tensor]]) -> Iterator[Prediction]:
         """Score in-memory 16 kHz waveforms given as `(name, waveform)` pairs, batching across them."""
@@ -189,8 +198,9 @@ class Detector:
             job = _Job(name)
             open_jobs.append(job)
             try:
-                job.offset, job.total, blocks = open_blocks()
-                for window in iter_windows(blocks, self.window, self.hop):
+                opened = open_blocks()
+                job.offset, job.total, job.lossy_codec = opened.offset, opened.total, opened.lossy_codec
+                for window in iter_windows(opened.blocks, self.window, self.hop):
                     # The job keeps only the window's position: its samples live until scored, so a
                     # long file never holds more than a batch of windows in memory.
                     job.windows.append(replace(window, samples=_NO_SAMPLES))
@@ -240,6 +250,11 @@ class Detector:
                     f"strong background noise (speech only {floor:.0f} dB above the quietest frames): detectors "
                     "are unreliable in heavy noise; see the model card's noise result"
                 )
+        if job.lossy_codec:
+            warnings.append(
+                f"lossy-compressed audio ({job.lossy_codec}): compression rewrites the fine spectral detail "
+                "detectors rely on, so the verdict is less reliable; see the model card's codec results"
+            )
         duration = (job.total if job.total is not None else job.windows[-1].end) / SAMPLE_RATE
         if duration < 0.5 * self.window / SAMPLE_RATE:
             warnings.append(f"audio is only {duration:.2f} s long: the verdict is less reliable")
@@ -260,6 +275,16 @@ class Detector:
 
 
 @dataclass
+class _Opened:
+    """A recording ready for windowing: its audio blocks and what is known about it up front."""
+
+    offset: int  # samples trimmed from the start
+    total: int | None  # samples in the recording, when known before streaming ends
+    blocks: Iterable[torch.Tensor]
+    lossy_codec: str | None = None  # the file's codec, when it is a lossy one
+
+
+@dataclass
 class _Job:
     name: str
     windows: list[Window] = field(default_factory=list)
@@ -268,6 +293,7 @@ class _Job:
     done: bool = False
     offset: int = 0  # samples trimmed from the start (window times are reported in the original timeline)
     total: int | None = None  # samples in the recording, when known before streaming ends
+    lossy_codec: str | None = None
 
     def scored(self) -> bool:
         return len(self.scores) == len(self.windows)
