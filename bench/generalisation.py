@@ -92,6 +92,10 @@ ARMS: dict[str, dict] = {
     # How deep the spectral floor under the flatness sits (dB below each frame's loudest bin; preset -80).
     **{f"flat-stats-floor{-db}": {"preset": "flat-stats", "overrides": [f"model.spectral_floor_db={db}"]}
        for db in (-100, -120, -140)},
+    # Several classifiers trained side by side on the same statistics, their logits averaged.
+    "flat-stats-members5": {"preset": "flat-stats", "overrides": ["model.members=5"]},
+    "flat-stats-floor100-members5": {"preset": "flat-stats",
+                                     "overrides": ["model.spectral_floor_db=-100", "model.members=5"]},
     "flat-tcn": {"preset": "flat-tcn", "overrides": []},
     "lfs-resnet": {"preset": "lfs-resnet", "overrides": []},
     "lfcc-lcnn": {"preset": "lfcc-lcnn", "overrides": []},

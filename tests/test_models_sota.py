@@ -211,3 +211,17 @@ def test_lfs_tcn_flatness_features() -> None:
     assert model(waveforms(model)).shape == (2, 2)
     with pytest.raises(ConfigError, match="features"):
         build_model("lfs-tcn", features="cqt")
+
+
+def test_flat_stats_members_train_apart_and_average_in_eval() -> None:
+    model = tiny("flat-stats", members=3)
+    x = waveforms(model, batch=4)
+    per_member = model.train()(x)
+    assert per_member.shape == (4, 2, 3)
+    assert not torch.allclose(per_member[..., 0], per_member[..., 1])  # members start from different weights
+    model.eval()
+    with torch.no_grad():
+        members = torch.stack([m(model.statistics(x)) for m in (model.classifier, *model.more_members)], -1)
+        torch.testing.assert_close(model(x), members.mean(dim=-1))
+    with pytest.raises(ValueError, match="members"):
+        build_model("flat-stats", members=0)

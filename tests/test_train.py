@@ -53,3 +53,9 @@ def test_augmented_run_and_sampler_balance(labelled_folder, tmp_path):
 def test_empty_root_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="data.root"):
         train(load_config(None, []), tmp_path / "run", progress=False)
+
+
+def test_an_ensemble_trains_each_member_and_loads_as_one_model(labelled_folder, tmp_path):
+    cfg = _config(labelled_folder, "train.epochs=1", "model={name: flat-stats, duration: 0.5, members: 3}")
+    model, info = load_checkpoint(train(cfg, tmp_path / "run", progress=False).best_checkpoint)
+    assert info.model == "flat-stats" and len(model.more_members) == 2

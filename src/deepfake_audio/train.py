@@ -262,7 +262,10 @@ def train(
             waves, targets = waves.to(device), targets.to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                 logits = net(waves)
-            loss = criterion(logits.float(), targets)
+            # An ensemble returns one set of logits per member in training (models/base.py): each
+            # member is trained on the loss by itself, which keeps them diverse.
+            member_targets = targets if logits.dim() == 2 else targets.unsqueeze(1).expand(-1, logits.shape[-1])
+            loss = criterion(logits.float(), member_targets)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -5,6 +5,9 @@ spoof and column 1 for bona fide (the ASVspoof/AASIST order). Its front end (MFC
 ...) lives inside the model, so features run on the model's device and are identical in training and
 inference. `score()` turns logits into the project's one score convention: the bona-fide log-odds
 `logit[:, 1] - logit[:, 0]`; higher means more bona fide.
+
+An ensemble model may return `(batch, 2, members)` in training mode, one set of logits per member, so
+that each member is trained on the loss by itself (train.py); in eval mode it returns `(batch, 2)`.
 """
 
 from __future__ import annotations

@@ -66,6 +66,10 @@ class FlatStats(DetectorModel):
         level_flatness: bool = False
         hidden: int = 32  # 0: a linear classifier on the statistics
         dropout: float = 0.2
+        # Classifiers trained side by side on the same statistics, from different starting weights,
+        # whose logits are averaged: with a few hundred training spoofs, one classifier's verdicts
+        # swing with its initialisation.
+        members: int = 1
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
@@ -73,7 +77,16 @@ class FlatStats(DetectorModel):
         self.frontend = BandFlatness(
             config.n_fft, config.hop_length, config.win_length, config.bands, floor_db=config.spectral_floor_db
         )
+        if config.members < 1:
+            raise ValueError(f"members must be at least 1; got {config.members}")
         num_stats = (2 + config.flatness_change + config.level_flatness) * config.bands
+        # The first member keeps the name it had before ensembles, so earlier checkpoints still load.
+        self.classifier = self._classifier(num_stats)
+        self.more_members = nn.ModuleList(self._classifier(num_stats) for _ in range(config.members - 1))
+
+    def _classifier(self, num_stats: int) -> nn.Sequential:
+        config = self.config
+        assert isinstance(config, FlatStats.Config)
         # Batch norm on the statistics plays the part of feature standardisation.
         layers: list[nn.Module] = [nn.BatchNorm1d(num_stats), nn.Dropout(config.dropout)]
         if config.hidden:
@@ -81,9 +94,10 @@ class FlatStats(DetectorModel):
                        nn.Linear(config.hidden, 2)]
         else:
             layers.append(nn.Linear(num_stats, 2))
-        self.classifier = nn.Sequential(*layers)
+        return nn.Sequential(*layers)
 
-    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+    def statistics(self, waveform: torch.Tensor) -> torch.Tensor:
+        """The per-band statistics the classifiers read, `(batch, statistics)`."""
         flatness, band_log_power, energy_db = self.frontend.analyse(waveform)
         speech = energy_db > energy_db.amax(dim=1, keepdim=True) - self.config.speech_range_db
         mean, std = masked_mean_std(flatness, speech)
@@ -93,4 +107,11 @@ class FlatStats(DetectorModel):
             stats.append(masked_mean_std(change, speech[:, 1:] & speech[:, :-1])[0])
         if self.config.level_flatness:
             stats.append(temporal_log_flatness(band_log_power, speech))
-        return self.classifier(torch.cat(stats, dim=1))
+        return torch.cat(stats, dim=1)
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        features = self.statistics(waveform)
+        if not self.more_members:
+            return self.classifier(features)
+        logits = torch.stack([member(features) for member in (self.classifier, *self.more_members)], dim=-1)
+        return logits if self.training else logits.mean(dim=-1)
