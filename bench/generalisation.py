@@ -29,7 +29,8 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +93,8 @@ ARMS: dict[str, dict] = {
     # How deep the spectral floor under the flatness sits (dB below each frame's loudest bin; preset -80).
     **{f"flat-stats-floor{-db}": {"preset": "flat-stats", "overrides": [f"model.spectral_floor_db={db}"]}
        for db in (-100, -120, -140)},
+    # Band width: 16 bands of 500 Hz or 64 of 125 Hz instead of the preset's 32 of 250 Hz.
+    **{f"flat-stats-bands{n}": {"preset": "flat-stats", "overrides": [f"model.bands={n}"]} for n in (16, 64)},
     # Several classifiers trained side by side on the same statistics, their logits averaged.
     "flat-stats-members5": {"preset": "flat-stats", "overrides": ["model.members=5"]},
     "flat-stats-floor100-members5": {"preset": "flat-stats",
@@ -122,6 +125,10 @@ class RunResult:
     train_seconds_per_epoch: float
     scoring_x_realtime: float
     parameters: int
+    # At the run's pooled EER threshold: per spoofing system, [clips accepted as real, clips]; per
+    # source, [bona fide clips rejected as fake, bona fide clips].
+    spoofs_accepted: dict[str, list[int]] = field(default_factory=dict)
+    bonafide_rejected: dict[str, list[int]] = field(default_factory=dict)
 
 
 def within_source_eer(trials: list[Trial], scores: np.ndarray) -> float:
@@ -172,14 +179,50 @@ def run_one(arm: str, spec: dict, fold: int, seed: int, train_trials: list[Trial
     scores = np.array([p.score for p in predictions])
     labels = np.array([t.label is Label.BONAFIDE for t in val_trials])
     audio_seconds = sum(p.duration for p in predictions)
+    eer, threshold = compute_eer(scores[labels], scores[~labels])
     return RunResult(
         arm, fold, seed,
-        pooled_eer=float(compute_eer(scores[labels], scores[~labels])[0]),
+        pooled_eer=float(eer),
         within_source_eer=within_source_eer(val_trials, scores),
         train_seconds_per_epoch=float(np.mean([m["train_seconds"] for m in metrics])),
         scoring_x_realtime=audio_seconds / scoring_seconds,
         parameters=count_parameters(detector.model),
+        spoofs_accepted=_error_counts(val_trials, scores >= threshold, Label.SPOOF, key=lambda t: t.system),
+        bonafide_rejected=_error_counts(val_trials, scores < threshold, Label.BONAFIDE, key=lambda t: t.source),
     )
+
+
+def _error_counts(trials: list[Trial], wrong: np.ndarray, label: Label,
+                  key: Callable[[Trial], str]) -> dict[str, list[int]]:
+    """`{group: [errors, clips]}` over the trials with `label`, grouped by `key`."""
+    counts: dict[str, list[int]] = {}
+    for trial, is_wrong in zip(trials, wrong):
+        if trial.label is label:
+            entry = counts.setdefault(key(trial) or "unknown", [0, 0])
+            entry[0] += int(is_wrong)
+            entry[1] += 1
+    return counts
+
+
+def error_breakdown(results: list[RunResult], arm: str) -> str:
+    """Markdown tables: which held-out systems `arm` accepts as real, and which sources' real clips it
+    rejects, at each run's pooled EER threshold, summed over folds and seeds."""
+    lines = [f"Errors of `{arm}` at each run's pooled EER threshold, summed over its runs (each held-out clip "
+             "is scored once per seed):", ""]
+    for title, attribute in (("spoofing system", "spoofs_accepted"), ("bona fide source", "bonafide_rejected")):
+        totals: dict[str, list[int]] = {}
+        for r in results:
+            if r.arm == arm:
+                for group, (wrong, clips) in getattr(r, attribute).items():
+                    entry = totals.setdefault(group, [0, 0])
+                    entry[0] += wrong
+                    entry[1] += clips
+        verb = "accepted as real" if attribute == "spoofs_accepted" else "rejected as fake"
+        lines += [f"| {title} | clips x seeds | {verb} (%) |", "|---|---|---|"]
+        for group, (wrong, clips) in sorted(totals.items(), key=lambda kv: (-kv[1][0] / kv[1][1], kv[0])):
+            lines.append(f"| {group} | {clips} | {100 * wrong / clips:.0f} |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def summarise(results: list[RunResult], arms: list[str], folds: list[tuple[list[Trial], list[Trial]]],
@@ -240,11 +283,15 @@ def main() -> None:
     parser.add_argument("--section", default="generalisation", help="BENCHMARKS.md section to (re)write")
     parser.add_argument("--extra-manifest", action="append", default=[],
                         help="add these clips (e.g. from `deepfake-audio synth`) to training, as arm suffix '+synth'")
+    parser.add_argument("--errors-of", default=None,
+                        help="also tabulate which held-out systems and sources this arm gets wrong")
     parser.add_argument("--output", type=Path, default=BENCHMARKS)
     args = parser.parse_args()
     if not args.manifest.exists():
         sys.exit(f"skipped: the development corpus is not at {args.manifest} (pass --manifest)")
     arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+    if args.errors_of and args.errors_of not in arms:
+        sys.exit(f"--errors-of {args.errors_of}: not among the arms run ({', '.join(arms)})")
     specs = {}
     for arm in arms:
         base = arm.removesuffix("+synth")
@@ -279,6 +326,8 @@ def main() -> None:
             # Write after every run, so a long protocol that is stopped early still leaves what it measured.
             results.sort(key=lambda x: (arms.index(x.arm), x.fold, x.seed))
             body = summarise(results, arms, folds, args, time.perf_counter() - started)
+            if args.errors_of:
+                body += "\n" + error_breakdown(results, args.errors_of)
             if len(results) < len(tasks):
                 body += f"\n(partial: {len(results)} of {len(tasks)} runs finished when this was written)\n"
             write_section(args.section, body, args.output)
