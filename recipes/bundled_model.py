@@ -152,6 +152,13 @@ def write_model_card(args: argparse.Namespace, report: dict, metrics: list[dict]
         hardest = "; the validation generators it missed most were " + ", ".join(
             f"{name} ({100 * systems[name]['eer']:.0f}% EER)" for name in hardest_names)
     augmented = _augmentation_sentence(args.preset)
+    band_limited = ""
+    if info.config.get("band_limited_head"):
+        band_limited = (
+            f"\n- Recordings whose bandwidth ends below {info.config.get('full_band_hz', 7500.0) / 1000:g} kHz "
+            "(lossy codecs, telephone lines, 8 kHz originals) are judged by a second classifier, trained on "
+            "statistics whose bands above a random cut were masked; full-band recordings by the first."
+        )
     degraded_sentence = _degradation_sentence(report)
     if "<!-- generalisation:begin -->" in benchmarks:
         cv = benchmarks.split("<!-- generalisation:begin -->")[1].split("<!-- generalisation:end -->")[0].strip()
@@ -168,7 +175,7 @@ on its verdict alone.
 {choice}
 ## What it is
 - Architecture: `{info.model}` ({params:,} parameters), window {info.config['duration']} s at 16 kHz;
-  longer audio is scored in windows with a half-window hop and the window scores are averaged.
+  longer audio is scored in windows with a half-window hop and the window scores are averaged.{band_limited}
 - Recipe: preset `{args.preset}` (`src/deepfake_audio/presets/{args.preset}.yaml`), seed {args.seed}; best epoch
   {best['epoch']} of {len(metrics)} by validation EER.
 - Output: `score` = bona-fide log-odds (higher = more bona fide); threshold {info.threshold:.4f} (the equal-error

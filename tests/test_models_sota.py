@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
+import scipy.signal
+import soundfile as sf
 import torch
 from safetensors.torch import load_file, save_file
 
@@ -40,9 +44,9 @@ TINY_SECONDS = {"specrnet": 1.0}
 
 
 def tiny(name: str, **kwargs: object) -> torch.nn.Module:
-    """The model with a short window (0.5 s; 1 s for SpecRNet)."""
+    """The model with a short window (0.5 s; 1 s for SpecRNet) unless `duration` is given."""
     torch.manual_seed(0)
-    return build_model(name, duration=TINY_SECONDS.get(name, 0.5), **kwargs)
+    return build_model(name, **{"duration": TINY_SECONDS.get(name, 0.5), **kwargs})
 
 
 def waveforms(model: torch.nn.Module, batch: int = 2, seed: int = 0) -> torch.Tensor:
@@ -225,3 +229,78 @@ def test_flat_stats_members_train_apart_and_average_in_eval() -> None:
         torch.testing.assert_close(model(x), members.mean(dim=-1))
     with pytest.raises(ValueError, match="members"):
         build_model("flat-stats", members=0)
+
+
+def test_flat_stats_max_frequency_keeps_statistics_below_a_codec_lowpass() -> None:
+    full, below_7k = tiny("flat-stats", flatness_change=True), tiny("flat-stats", flatness_change=True,
+                                                                    max_frequency_hz=7000)
+    x = waveforms(full, batch=1)
+    spectrum = torch.fft.rfft(x)
+    spectrum[..., int(7300 / 8000 * (spectrum.shape[-1] - 1)):] = 0  # a codec's low-pass at 7.3 kHz
+    lowpassed = torch.fft.irfft(spectrum, n=x.shape[-1])
+    with torch.no_grad():
+        full_stats, full_lowpassed = full.statistics(x), full.statistics(lowpassed)
+        kept, kept_lowpassed = below_7k.statistics(x), below_7k.statistics(lowpassed)
+    assert kept.shape == (1, 3 * 28)  # 28 bands of 250 Hz lie below 7 kHz
+    torch.testing.assert_close(kept[:, :28], full_stats[:, :28])  # the same means of the same bands
+    assert (full_lowpassed - full_stats).abs().max() > 1.0  # the top bands move a lot
+    assert (kept_lowpassed - kept).abs().max() < 0.1  # the bands kept barely move
+    with pytest.raises(ValueError, match="max_frequency_hz"):
+        build_model("flat-stats", max_frequency_hz=100)
+
+
+def _mp3_round_trip(x: torch.Tensor) -> torch.Tensor:
+    buffer = io.BytesIO()
+    sf.write(buffer, x[0].numpy(), 16_000, format="MP3")
+    buffer.seek(0)
+    decoded = torch.from_numpy(sf.read(buffer, dtype="float32")[0])[None]
+    return decoded[:, : x.shape[1]]
+
+
+def _telephone_band(x: torch.Tensor) -> torch.Tensor:
+    lowpass = scipy.signal.ellip(10, 0.1, 80, 3400, fs=16_000, output="sos")  # steep, 80 dB stop band
+    return torch.from_numpy(scipy.signal.sosfilt(lowpass, x.numpy()).astype(np.float32))
+
+
+def test_flat_stats_band_masking_finds_the_bandwidth_and_ignores_what_lies_above() -> None:
+    model = tiny("flat-stats", duration=1.0, flatness_change=True, mask_absent_bands=True).eval()
+    x = waveforms(model, batch=1)
+    mp3 = _mp3_round_trip(x)
+    with torch.no_grad():
+        assert model._analyse(x)[1].all()
+        present = model._analyse(mp3)[1][0]
+        assert present[:28].all() and not present[30:].any()  # the encoder low-passes near 7.5 kHz
+        assert 13 <= model._analyse(_telephone_band(x))[1][0].sum() <= 15  # 3.25-3.75 kHz and below
+        # Whatever lies above the bandwidth (here noise 110 dB down) does not change the verdict.
+        spectrum = torch.fft.rfft(torch.flip(x, [1]))
+        spectrum[..., : int(present.sum()) * 250 * spectrum.shape[-1] // 8000 + 8] = 0
+        faint = mp3 + 3e-7 * torch.fft.irfft(spectrum, n=x.shape[-1])
+        torch.testing.assert_close(model(faint), model(mp3), atol=1e-5, rtol=0)
+        assert (model(mp3) - model(x)).abs().max() > 0  # below the cut, it still reads the audio
+
+
+def test_flat_stats_band_cuts_in_training_only() -> None:
+    model = tiny("flat-stats", mask_absent_bands=True, band_cut_p=1.0, min_band_cut=14)
+    x = waveforms(model, batch=8)
+    torch.manual_seed(0)
+    present = model.train()._analyse(x)[1]
+    counts = present.sum(dim=1)
+    assert ((counts >= 14) & (counts < 32)).all() and len(set(counts.tolist())) > 1
+    assert (present.int().diff(dim=1) <= 0).all()  # each mask keeps a run of bands from the bottom
+    assert model.eval()._analyse(x)[1].all()
+    assert model.train()(x).shape == (8, 2)
+
+
+def test_flat_stats_band_limited_head_judges_only_band_limited_recordings() -> None:
+    model = tiny("flat-stats", duration=1.0, flatness_change=True, band_limited_head=True, band_cut_p=1.0)
+    x = waveforms(model, batch=1)
+    mp3 = _mp3_round_trip(x)
+    assert model.train()(waveforms(model, batch=2)).shape == (2, 2, 2)  # both classifiers learn from every clip
+    model.eval()
+    with torch.no_grad():
+        for clip, judge in ((x, model.classifier), (mp3, model.band_limited)):
+            features, present = model._analyse(clip)
+            masked = present if judge is model.band_limited else None
+            torch.testing.assert_close(model(clip), model._classify(judge, features, masked))
+    with pytest.raises(ValueError, match="full_band_hz"):
+        build_model("flat-stats", band_limited_head=True, full_band_hz=9000)

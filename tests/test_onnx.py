@@ -17,10 +17,13 @@ pytest.importorskip("onnx")
 from deepfake_audio.onnx_export import OnnxScorer, export_onnx  # noqa: E402
 
 
-@pytest.mark.parametrize("name", ["seed-cnn", "lfs-tcn", "flat-stats"])
-def test_export_matches_torch_and_detects(name, tmp_path):
+@pytest.mark.parametrize(("name", "options"), [
+    ("seed-cnn", {}), ("lfs-tcn", {}), ("flat-stats", {}),
+    ("flat-stats", {"flatness_change": True, "mask_absent_bands": True, "members": 2}),
+])
+def test_export_matches_torch_and_detects(name, options, tmp_path):
     torch.manual_seed(0)
-    checkpoint = save_checkpoint(build_model(name), tmp_path / "m.safetensors", threshold=0.3,
+    checkpoint = save_checkpoint(build_model(name, **options), tmp_path / "m.safetensors", threshold=0.3,
                                  calibration={"scale": 1.5, "offset": -0.45})
     difference = export_onnx(checkpoint, tmp_path / "m.onnx")
     assert difference < 1e-3

@@ -290,6 +290,7 @@ class BandAnalysis(NamedTuple):
     flatness: torch.Tensor  # log spectral flatness, (batch, bands, frames)
     band_log_power: torch.Tensor  # natural log of mean power per band, (batch, bands, frames)
     energy_db: torch.Tensor  # frame energy in dB, (batch, frames)
+    power: torch.Tensor  # power per FFT bin, before the floor, (batch, bins, frames)
 
 
 class BandFlatness(_StftFrontend):
@@ -332,14 +333,14 @@ class BandFlatness(_StftFrontend):
 
     def analyse(self, waveform: torch.Tensor) -> BandAnalysis:
         """Log flatness and log power per band, and frame energy in dB, all from one STFT."""
-        power = self._power(waveform)  # (batch, bins, frames)
-        energy_db = 10 * torch.log10(power.sum(dim=-2) + 1e-10)
+        raw_power = self._power(waveform)  # (batch, bins, frames)
+        energy_db = 10 * torch.log10(raw_power.sum(dim=-2) + 1e-10)
         # A floor relative to each frame's loudest bin hides detail far below the speech without letting
         # the absolute level matter; the tiny absolute term keeps digital silence and exact zeros finite.
-        power = power + power.amax(dim=-2, keepdim=True) * self.relative_floor + 1e-20
+        power = raw_power + raw_power.amax(dim=-2, keepdim=True) * self.relative_floor + 1e-20
         pool = self._buffer("pool", waveform)
         band_log_power = torch.log(pool @ power)
-        return BandAnalysis(pool @ torch.log(power) - band_log_power, band_log_power, energy_db)
+        return BandAnalysis(pool @ torch.log(power) - band_log_power, band_log_power, energy_db, raw_power)
 
 
 def _band_average(num_in: int, num_out: int) -> np.ndarray:

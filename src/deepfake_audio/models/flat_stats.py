@@ -53,6 +53,10 @@ class FlatStats(DetectorModel):
         win_length: int = 400
         hop_length: int = 160
         bands: int = 32  # 250 Hz each at n_fft 512
+        # Only bands wholly below this frequency feed the statistics. Lossy codecs low-pass the top of
+        # the band (mp3 at 128 kbit/s near 7.3 kHz), which moves the flatness of the top bands by tens of
+        # standard deviations while leaving the bands below almost untouched.
+        max_frequency_hz: float = 8000.0
         speech_range_db: float = 35.0
         # Spectral floor, in dB below each frame's loudest bin, added before the flatness is taken:
         # spectral detail below it is not seen (BandFlatness).
@@ -70,6 +74,23 @@ class FlatStats(DetectorModel):
         # whose logits are averaged: with a few hundred training spoofs, one classifier's verdicts
         # swing with its initialisation.
         members: int = 1
+        # Bandwidth awareness. The recording's bandwidth ends at the first band above 1 kHz holding a
+        # bin whose mean power over speech frames is more than `absent_band_db` below the loudest bin's
+        # (a codec's low-pass, a telephone line, an 8 kHz original). The statistics of the bands above
+        # are set to their training mean, and the classifier is told which bands were present, so a
+        # missing band is neither evidence nor noise.
+        mask_absent_bands: bool = False
+        absent_band_db: float = 60.0
+        # In training, this share of clips also loses every band above a cut drawn uniformly between
+        # `min_band_cut` and the top, so the classifier learns to judge band-limited recordings.
+        band_cut_p: float = 0.0
+        min_band_cut: int = 14  # 3.5 kHz at 250 Hz per band: a telephone line keeps about this much
+        band_flags: bool = True  # whether the classifier is told which bands were present
+        # Instead of masking for every recording: the full-band classifier(s) above as they are, plus
+        # one classifier trained on masked statistics (with the random cuts), which judges the
+        # recordings whose bandwidth ends below `full_band_hz` (mp3 at 128 kbit/s ends near 7.3 kHz).
+        band_limited_head: bool = False
+        full_band_hz: float = 7500.0
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
@@ -79,26 +100,50 @@ class FlatStats(DetectorModel):
         )
         if config.members < 1:
             raise ValueError(f"members must be at least 1; got {config.members}")
-        num_stats = (2 + config.flatness_change + config.level_flatness) * config.bands
+        band_hz = config.sample_rate / 2 / config.bands
+        self.num_bands = int(config.max_frequency_hz // band_hz + 1e-9)
+        if not 0 < self.num_bands <= config.bands:
+            raise ValueError(f"max_frequency_hz must leave at least one band of {band_hz:g} Hz and be at most "
+                             f"{config.sample_rate / 2:g}; got {config.max_frequency_hz}")
+        self.finds_bandwidth = config.mask_absent_bands or config.band_limited_head
+        if self.finds_bandwidth and not 0 < config.min_band_cut < self.num_bands:
+            raise ValueError(f"min_band_cut must be in [1, {self.num_bands - 1}]; got {config.min_band_cut}")
+        # The band whose presence makes a recording full-band: the one ending at `full_band_hz`.
+        self.full_band_index = round(config.full_band_hz / band_hz) - 1
+        if config.band_limited_head and not 0 <= self.full_band_index < self.num_bands:
+            raise ValueError(f"full_band_hz must be within the bands used; got {config.full_band_hz}")
+        # Bands up to 1 kHz always count as present: every speech recording has them.
+        self.always_present_bands = max(1, round(1000 / band_hz))
+        self.stats_per_band = 2 + config.flatness_change + config.level_flatness
+        num_stats = self.stats_per_band * self.num_bands
         # The first member keeps the name it had before ensembles, so earlier checkpoints still load.
         self.classifier = self._classifier(num_stats)
         self.more_members = nn.ModuleList(self._classifier(num_stats) for _ in range(config.members - 1))
+        self.band_limited = self._classifier(num_stats, masked=True) if config.band_limited_head else None
 
-    def _classifier(self, num_stats: int) -> nn.Sequential:
+    def _classifier(self, num_stats: int, masked: bool | None = None) -> nn.Sequential:
         config = self.config
         assert isinstance(config, FlatStats.Config)
+        masked = config.mask_absent_bands if masked is None else masked
         # Batch norm on the statistics plays the part of feature standardisation.
+        # With band masking, the presence flags of the bands follow the statistics into the first layer.
+        num_inputs = num_stats + self.num_bands * (masked and config.band_flags)
         layers: list[nn.Module] = [nn.BatchNorm1d(num_stats), nn.Dropout(config.dropout)]
         if config.hidden:
-            layers += [nn.Linear(num_stats, config.hidden), nn.ReLU(), nn.Dropout(config.dropout),
+            layers += [nn.Linear(num_inputs, config.hidden), nn.ReLU(), nn.Dropout(config.dropout),
                        nn.Linear(config.hidden, 2)]
         else:
-            layers.append(nn.Linear(num_stats, 2))
+            layers.append(nn.Linear(num_inputs, 2))
         return nn.Sequential(*layers)
 
     def statistics(self, waveform: torch.Tensor) -> torch.Tensor:
         """The per-band statistics the classifiers read, `(batch, statistics)`."""
-        flatness, band_log_power, energy_db = self.frontend.analyse(waveform)
+        return self._analyse(waveform)[0]
+
+    def _analyse(self, waveform: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Statistics `(batch, statistics)` and, with band masking, which bands are present `(batch, bands)`."""
+        flatness, band_log_power, energy_db, power = self.frontend.analyse(waveform)
+        flatness, band_log_power = flatness[:, : self.num_bands], band_log_power[:, : self.num_bands]
         speech = energy_db > energy_db.amax(dim=1, keepdim=True) - self.config.speech_range_db
         mean, std = masked_mean_std(flatness, speech)
         stats = [mean, std]
@@ -107,11 +152,54 @@ class FlatStats(DetectorModel):
             stats.append(masked_mean_std(change, speech[:, 1:] & speech[:, :-1])[0])
         if self.config.level_flatness:
             stats.append(temporal_log_flatness(band_log_power, speech))
-        return torch.cat(stats, dim=1)
+        present = self._present_bands(power, speech) if self.finds_bandwidth else None
+        return torch.cat(stats, dim=1), present
+
+    def _present_bands(self, power: torch.Tensor, speech: torch.Tensor) -> torch.Tensor:
+        """`(batch, bands)` True for the bands below the recording's bandwidth (see Config)."""
+        config = self.config
+        # Frames whose window reaches past the ends of the audio (the STFT pads with zeros) splash the
+        # step at the edge across every bin: they would hide a low-pass, so they are left out.
+        edge = -(-self.frontend.win_length // 2 // config.hop_length)
+        frame = torch.arange(power.shape[-1], device=power.device)
+        inside = (frame >= edge) & (frame < power.shape[-1] - edge)
+        weight = (speech & inside).to(power.dtype).unsqueeze(1)
+        mean_power = (power * weight).sum(dim=2) / weight.sum(dim=2).clamp(min=1.0)  # (batch, bins)
+        level_db = 10 * torch.log10(mean_power + 1e-30)
+        level_db = level_db - level_db.amax(dim=1, keepdim=True)
+        in_band = self.frontend.pool[: self.num_bands] > 0  # (bands, bins)
+        weakest_bin_db = level_db.unsqueeze(1).masked_fill(~in_band, torch.inf).amin(dim=2)  # (batch, bands)
+        band = torch.arange(self.num_bands, device=power.device)
+        missing = (weakest_bin_db < -config.absent_band_db) & (band >= self.always_present_bands)
+        if self.training and config.band_cut_p > 0:
+            cut = torch.randint(config.min_band_cut, self.num_bands, (power.shape[0], 1), device=power.device)
+            cut_here = torch.rand(power.shape[0], 1, device=power.device) < config.band_cut_p
+            missing = missing | (cut_here & (band >= cut))
+        # Everything above the first missing band is missing too: the bandwidth ends there.
+        return torch.cumsum(missing.to(torch.int32), dim=1) == 0
+
+    def _classify(self, member: nn.Sequential, features: torch.Tensor, present: torch.Tensor | None) -> torch.Tensor:
+        if present is None:
+            return member(features)
+        # After standardisation (the member's batch norm) zero is the training mean: an absent band's
+        # statistics become exactly that.
+        standardised = member[0](features) * present.repeat(1, self.stats_per_band).to(features.dtype)
+        if self.config.band_flags:
+            standardised = torch.cat([standardised, present.to(features.dtype)], dim=1)
+        return member[1:](standardised)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        features = self.statistics(waveform)
-        if not self.more_members:
-            return self.classifier(features)
-        logits = torch.stack([member(features) for member in (self.classifier, *self.more_members)], dim=-1)
+        features, present = self._analyse(waveform)
+        masks = present if self.config.mask_absent_bands else None
+        members = [self._classify(member, features, masks) for member in (self.classifier, *self.more_members)]
+        if self.band_limited is not None:
+            assert present is not None
+            band_limited = self._classify(self.band_limited, features, present)
+            if self.training:  # every classifier learns from every clip (see models/base.py)
+                return torch.stack([*members, band_limited], dim=-1)
+            full_band = present[:, self.full_band_index].unsqueeze(1)
+            return torch.where(full_band, torch.stack(members, dim=-1).mean(dim=-1), band_limited)
+        if len(members) == 1:
+            return members[0]
+        logits = torch.stack(members, dim=-1)
         return logits if self.training else logits.mean(dim=-1)
