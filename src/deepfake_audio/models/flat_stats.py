@@ -10,10 +10,16 @@ simplicity on purpose: few parameters, pooled statistics, and no access to absol
 Frames more than `speech_range_db` below the window's loudest frame are left out of the statistics,
 so leading/trailing silence and pauses (whose handling differs between real and generated corpora)
 do not decide the verdict.
+
+Lossy codecs and telephone lines cut the top of the band, which throws the statistics of the top bands
+far off while the bands below barely move. The model can find each recording's bandwidth and either mask
+the bands above it or hand band-limited recordings to a second classifier trained on masked statistics
+(see `Config`).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -160,7 +166,7 @@ class FlatStats(DetectorModel):
         config = self.config
         # Frames whose window reaches past the ends of the audio (the STFT pads with zeros) splash the
         # step at the edge across every bin: they would hide a low-pass, so they are left out.
-        edge = -(-self.frontend.win_length // 2 // config.hop_length)
+        edge = math.ceil(self.frontend.win_length / 2 / config.hop_length)
         frame = torch.arange(power.shape[-1], device=power.device)
         inside = (frame >= edge) & (frame < power.shape[-1] - edge)
         weight = (speech & inside).to(power.dtype).unsqueeze(1)
