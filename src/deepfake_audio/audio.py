@@ -131,12 +131,13 @@ def audio_info(source: str | os.PathLike | bytes, *, name: str | None = None) ->
     without decoding it all."""
     if isinstance(source, bytes):
         label = name or "<bytes>"
-        opener: Callable[[], BinaryIO] = lambda: io.BytesIO(source)  # noqa: E731
     else:
-        path = Path(source)
-        label = name or str(path)
-        _check_path(path, label)
-        opener = lambda: open(path, "rb")  # noqa: E731
+        label = name or str(source)
+        _check_path(Path(source), label)
+
+    def opener() -> BinaryIO:  # the file is read twice when libsndfile cannot, so each read opens it afresh
+        return io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")  # noqa: SIM115
+
     try:
         with opener() as file, sf.SoundFile(file) as f:
             _check_not_truncated(f, label)
