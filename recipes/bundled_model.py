@@ -23,7 +23,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PRETRAINED = REPO / "src" / "deepfake_audio" / "pretrained"
-DEGRADATIONS = "mp3:128,mp3:32,opus:24,telephone,noise:20,noise:10,reverb"
+DEGRADATIONS = "mp3:128,mp3:32,aac:64,opus:24,telephone,noise:20,noise:10,reverb"
 
 
 def run(*args: str) -> None:
