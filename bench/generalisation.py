@@ -117,6 +117,9 @@ ARMS: dict[str, dict] = {
     "flat-stats-members5": {"preset": "flat-stats", "overrides": ["model.members=5", FULL_BAND]},
     "flat-stats-floor100-members5": {"preset": "flat-stats",
                                      "overrides": ["model.spectral_floor_db=-100", "model.members=5", FULL_BAND]},
+    # The preset (with its band-limited classifier) plus the -100 dB floor and five full-band classifiers.
+    "flat-stats-floor100-members5-bandhead": {"preset": "flat-stats",
+                                              "overrides": ["model.spectral_floor_db=-100", "model.members=5"]},
     "flat-tcn": {"preset": "flat-tcn", "overrides": []},
     "lfs-resnet": {"preset": "lfs-resnet", "overrides": []},
     "lfcc-lcnn": {"preset": "lfcc-lcnn", "overrides": []},
