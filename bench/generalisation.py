@@ -61,14 +61,16 @@ LFS_TCN_AUGMENTATION = (
 )
 
 
-# Arms measured before the preset had its band-limited classifier state so, to keep their meaning.
-FULL_BAND = "model.band_limited_head=false"
+# The flat-stats preset as it was before its band-limited classifier, with the options later arms
+# vary stated too. Arms measured against that preset start from it, so re-running them measures the
+# same thing whatever the preset becomes; an arm's own overrides come after these and win.
+FULL_BAND = ["model.band_limited_head=false", "model.spectral_floor_db=-80", "model.members=1"]
 
 def flatness_statistics(change: bool, level: bool) -> list[str]:
     """Overrides that set both optional flat-stats statistics (model.flatness_change, model.level_flatness),
     with every training source kept, so that these arms mean what they meant when first run."""
     return [f"model.flatness_change={str(change).lower()}", f"model.level_flatness={str(level).lower()}",
-            "data.exclude_sources=[]", FULL_BAND]
+            "data.exclude_sources=[]", *FULL_BAND]
 
 
 # An arm: a preset plus overrides (and optionally extra training manifests, e.g. synthesized spoofs).
@@ -80,8 +82,8 @@ ARMS: dict[str, dict] = {
     "lfs-tcn-nonorm": {"preset": "lfs-tcn", "overrides": ["model.utterance_norm=false"]},
     "lfs-tcn-noaug-srcbal": {"preset": "lfs-tcn", "overrides": ["train.augment=[]", "train.balance=source"]},
     "flat-stats": {"preset": "flat-stats", "overrides": []},
-    # The preset without its classifier for band-limited recordings (the default before it had one).
-    "flat-stats-fullband": {"preset": "flat-stats", "overrides": [FULL_BAND]},
+    # The default before the band-limited classifier.
+    "flat-stats-fullband": {"preset": "flat-stats", "overrides": [*FULL_BAND]},
     "flat-stats-aug": {"preset": "flat-stats", "overrides": [f"train.augment={LFS_TCN_AUGMENTATION}"]},
     "flat-stats-bandlimit": {"preset": "flat-stats", "overrides": ["train.augment=[{name: band_limit, p: 0.3}]"]},
     # Which flatness statistics: each arm states both options, so it means the same whatever the preset's.
@@ -96,27 +98,27 @@ ARMS: dict[str, dict] = {
     "flat-stats-nofsdd": {"preset": "flat-stats",
                           "overrides": [*flatness_statistics(True, True), "data.exclude_sources=[fsdd]"]},
     # How deep the spectral floor under the flatness sits (dB below each frame's loudest bin; preset -80).
-    **{f"flat-stats-floor{-db}": {"preset": "flat-stats", "overrides": [f"model.spectral_floor_db={db}", FULL_BAND]}
+    **{f"flat-stats-floor{-db}": {"preset": "flat-stats", "overrides": [*FULL_BAND, f"model.spectral_floor_db={db}"]}
        for db in (-100, -120, -140)},
     # Band width: 16 bands of 500 Hz or 64 of 125 Hz instead of the preset's 32 of 250 Hz.
-    **{f"flat-stats-bands{n}": {"preset": "flat-stats", "overrides": [f"model.bands={n}", FULL_BAND]} for n in (16, 64)},
+    **{f"flat-stats-bands{n}": {"preset": "flat-stats", "overrides": [*FULL_BAND, f"model.bands={n}"]} for n in (16, 64)},
     # Statistics from the bands below 7 or 6 kHz only (under the low-pass of lossy codecs).
-    **{f"flat-stats-below{khz}k": {"preset": "flat-stats", "overrides": [f"model.max_frequency_hz={khz * 1000}", FULL_BAND]}
+    **{f"flat-stats-below{khz}k": {"preset": "flat-stats", "overrides": [*FULL_BAND, f"model.max_frequency_hz={khz * 1000}"]}
        for khz in (7, 6)},
     # Bandwidth-aware statistics: bands above the recording's bandwidth are masked (and, in training,
     # half the clips lose the bands above a random cut between 3.5 and 8 kHz).
     "flat-stats-bandmask": {"preset": "flat-stats",
-                            "overrides": ["model.mask_absent_bands=true", "model.band_cut_p=0.5", FULL_BAND]},
+                            "overrides": [*FULL_BAND, "model.mask_absent_bands=true", "model.band_cut_p=0.5"]},
     "flat-stats-bandmask-noflags": {"preset": "flat-stats", "overrides": [
-        "model.mask_absent_bands=true", "model.band_cut_p=0.5", "model.band_flags=false", FULL_BAND]},
+        *FULL_BAND, "model.mask_absent_bands=true", "model.band_cut_p=0.5", "model.band_flags=false"]},
     # The preset's classifier for full-band recordings, and a classifier trained on masked statistics
     # with a random cut on every clip for recordings whose bandwidth ends below 7.5 kHz.
     "flat-stats-bandhead": {"preset": "flat-stats",
-                            "overrides": ["model.band_limited_head=true", "model.band_cut_p=1.0"]},
+                            "overrides": [*FULL_BAND, "model.band_limited_head=true", "model.band_cut_p=1.0"]},
     # Several classifiers trained side by side on the same statistics, their logits averaged.
-    "flat-stats-members5": {"preset": "flat-stats", "overrides": ["model.members=5", FULL_BAND]},
+    "flat-stats-members5": {"preset": "flat-stats", "overrides": [*FULL_BAND, "model.members=5"]},
     "flat-stats-floor100-members5": {"preset": "flat-stats",
-                                     "overrides": ["model.spectral_floor_db=-100", "model.members=5", FULL_BAND]},
+                                     "overrides": [*FULL_BAND, "model.spectral_floor_db=-100", "model.members=5"]},
     # The preset (with its band-limited classifier) plus the -100 dB floor and five full-band classifiers.
     "flat-stats-floor100-members5-bandhead": {"preset": "flat-stats",
                                               "overrides": ["model.spectral_floor_db=-100", "model.members=5"]},
