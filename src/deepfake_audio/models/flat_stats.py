@@ -60,8 +60,8 @@ class FlatStats(DetectorModel):
         hop_length: int = 160
         bands: int = 32  # 250 Hz each at n_fft 512
         # Only bands wholly below this frequency feed the statistics. Lossy codecs low-pass the top of
-        # the band (mp3 at 128 kbit/s near 7.3 kHz), which moves the flatness of the top bands by tens of
-        # standard deviations while leaving the bands below almost untouched.
+        # the band (mp3 at 128 kbit/s near 7.3 kHz), which moves the flatness of the top bands by more
+        # than ten standard deviations while leaving the bands below almost untouched.
         max_frequency_hz: float = 8000.0
         speech_range_db: float = 35.0
         # Spectral floor, in dB below each frame's loudest bin, added before the flatness is taken:
