@@ -35,8 +35,8 @@ from deepfake_audio.data.trial import Label
 from deepfake_audio.metrics import compute_eer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generalisation import DEFAULT_MANIFEST, within_source_eer  # noqa: E402
-from report import publish  # noqa: E402
+from generalisation import DEFAULT_MANIFEST, within_source_eer
+from report import publish
 
 N_FFT, HOP, BANDS = 512, 160, 32
 FAMILIES = ("level", "dynamics", "phase", "flatness")

@@ -28,8 +28,8 @@ import statistics
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,7 +48,7 @@ from deepfake_audio.presets import preset_path
 from deepfake_audio.train import train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import BENCHMARKS, write_section  # noqa: E402
+from report import BENCHMARKS, write_section
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MANIFEST = REPO.parent / "shared" / "data" / "dev" / "manifest.csv"
@@ -263,7 +263,7 @@ def summarise(results: list[RunResult], arms: list[str], folds: list[tuple[list[
         "|---|---|---|---|",
     ]
     for k, (tr, va) in enumerate(folds):
-        count = lambda ts, lab: sum(t.label is lab for t in ts)  # noqa: E731
+        count = lambda ts, lab: sum(t.label is lab for t in ts)
         lines.append(f"| {k} | {count(tr, Label.BONAFIDE)} / {count(tr, Label.SPOOF)} | "
                      f"{count(va, Label.BONAFIDE)} / {count(va, Label.SPOOF)} | {', '.join(sorted({t.source for t in va}))} |")
     lines += [

@@ -28,7 +28,7 @@ from deepfake_audio.detector import Detector, bundled_model_path
 from deepfake_audio.models import build_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import publish  # noqa: E402
+from report import publish
 
 
 def make_clips(folder: Path, count: int, seconds: float = 1.0) -> list[Path]:

@@ -24,7 +24,7 @@ from deepfake_audio.data.dataset import WaveformCache, crop_window
 from deepfake_audio.models import available_models, build_model, count_parameters
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import publish  # noqa: E402
+from report import publish
 
 MANIFEST = Path(__file__).resolve().parents[2] / "shared" / "data" / "dev" / "manifest.csv"
 BATCH = 32

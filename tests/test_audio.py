@@ -297,7 +297,7 @@ def test_one_hour_streams_one_block_at_a_time(tmp_path: Path, monkeypatch: pytes
     reads: list[int] = []
     original_read = sf.SoundFile.read
 
-    def spy(self: sf.SoundFile, *args, **kwargs) -> np.ndarray:  # noqa: ANN002, ANN003
+    def spy(self: sf.SoundFile, *args, **kwargs) -> np.ndarray:
         data = original_read(self, *args, **kwargs)
         reads.append(len(data))
         return data

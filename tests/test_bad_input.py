@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-
 from conftest import synthetic_speechlike
+
 from deepfake_audio import Detector
 from deepfake_audio.checkpoint import save_checkpoint
 from deepfake_audio.models import build_model

@@ -7,9 +7,9 @@ import json
 import pytest
 import soundfile as sf
 import torch
+from conftest import synthetic_speechlike
 from typer.testing import CliRunner
 
-from conftest import synthetic_speechlike
 from deepfake_audio.checkpoint import save_checkpoint
 from deepfake_audio.cli import app
 from deepfake_audio.models import build_model

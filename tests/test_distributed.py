@@ -8,7 +8,6 @@ import socket
 import pytest
 import torch
 import torch.multiprocessing as mp
-
 from conftest import make_labelled_folder
 
 

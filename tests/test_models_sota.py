@@ -135,7 +135,7 @@ def test_safetensors_round_trip(name: str, tmp_path: Path) -> None:
     save_file({k: v.contiguous().clone() for k, v in model.state_dict().items()}, str(path))
 
     torch.manual_seed(123)  # a differently initialised twin
-    fresh = build_model(name, **{"duration": model.config.duration}).eval()
+    fresh = build_model(name, duration=model.config.duration).eval()
     x = waveforms(model, seed=2)
     with torch.no_grad():
         assert not torch.allclose(fresh(x), model(x))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import soundfile as sf
 import torch
-
 from conftest import synthetic_speechlike
+
 from deepfake_audio import Detector
 from deepfake_audio.checkpoint import save_checkpoint
 from deepfake_audio.errors import CheckpointError
@@ -14,7 +14,7 @@ from deepfake_audio.models import build_model
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
-from deepfake_audio.onnx_export import OnnxScorer, export_onnx  # noqa: E402
+from deepfake_audio.onnx_export import OnnxScorer, export_onnx
 
 
 @pytest.mark.parametrize(("name", "options"), [

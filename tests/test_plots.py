@@ -10,10 +10,10 @@ import pytest
 
 pytest.importorskip("matplotlib", reason="plots need the optional matplotlib extra")
 
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.figure import Figure
 
-from deepfake_audio import plots  # noqa: E402
-from deepfake_audio.metrics import classification_report, compute_eer  # noqa: E402
+from deepfake_audio import plots
+from deepfake_audio.metrics import classification_report, compute_eer
 
 
 @pytest.fixture(scope="module")

@@ -7,16 +7,16 @@ import io
 import pytest
 import soundfile as sf
 import torch
-
 from conftest import synthetic_speechlike
+
 from deepfake_audio import Detector
 from deepfake_audio.checkpoint import save_checkpoint
 from deepfake_audio.models import build_model
 
 pytest.importorskip("fastapi")
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from deepfake_audio.server import create_app  # noqa: E402
+from deepfake_audio.server import create_app
 
 
 @pytest.fixture

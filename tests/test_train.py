@@ -19,7 +19,7 @@ def _config(root, *extra):
 
 def test_short_run_writes_checkpoint_and_metrics(labelled_folder, tmp_path):
     best = train(_config(labelled_folder), tmp_path / "run", progress=False).best_checkpoint
-    model, info = load_checkpoint(best)
+    _, info = load_checkpoint(best)
     assert info.model == "seed-cnn" and 0.0 <= info.extra["val_eer"] <= 1.0
     assert info.calibration["offset"] == pytest.approx(-info.calibration["scale"] * info.threshold)
     lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]

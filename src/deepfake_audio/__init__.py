@@ -13,7 +13,7 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
-from deepfake_audio.audio import SAMPLE_RATE, load_audio  # noqa: E402
-from deepfake_audio.detector import Detector, Prediction  # noqa: E402
+from deepfake_audio.audio import SAMPLE_RATE, load_audio
+from deepfake_audio.detector import Detector, Prediction
 
 __all__ = ["SAMPLE_RATE", "Detector", "Prediction", "__version__", "load_audio"]

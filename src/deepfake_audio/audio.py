@@ -120,7 +120,8 @@ def load_audio(
         path = Path(source)
         label = name or str(path)
         _check_path(path, label)
-        mono, rate = _decode(lambda: open(path, "rb"), label, max_duration)
+        # _decode opens the file in a with block: the lambda only defers opening.
+        mono, rate = _decode(lambda: open(path, "rb"), label, max_duration)  # noqa: SIM115
     else:
         raise TypeError(f"unsupported audio source type {type(source).__name__}")
     return torch.from_numpy(_finish(mono, rate, sample_rate, label, max_duration))
@@ -136,7 +137,7 @@ def audio_info(source: str | os.PathLike | bytes, *, name: str | None = None) ->
         _check_path(Path(source), label)
 
     def opener() -> BinaryIO:  # the file is read twice when libsndfile cannot, so each read opens it afresh
-        return io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")  # noqa: SIM115
+        return io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
 
     try:
         with opener() as file, sf.SoundFile(file) as f:
@@ -276,7 +277,7 @@ def _check_duration(duration: float, max_duration: float | None, label: str) -> 
         )
 
 
-def _av_open(file: BinaryIO, label: str, sf_error: Exception | None):  # noqa: ANN202 - (container, stream)
+def _av_open(file: BinaryIO, label: str, sf_error: Exception | None):
     import av
 
     try:
@@ -330,7 +331,7 @@ def _av_info(file: BinaryIO, label: str, sf_error: Exception) -> AudioInfo:
     return AudioInfo(duration, rate, channels, round(duration * rate), codec=codec, lossy=lossy)
 
 
-def _frame_to_mono(frame, label: str) -> np.ndarray:  # noqa: ANN001 - av.AudioFrame
+def _frame_to_mono(frame, label: str) -> np.ndarray:
     samples = frame.to_ndarray()
     channels = len(frame.layout.channels)
     if not frame.format.is_planar:  # packed frames come as (1, time * channels), interleaved

@@ -12,7 +12,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -34,7 +34,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 @app.command()
 def detect(
     paths: Annotated[list[str], typer.Argument(help="Audio files, folders (searched recursively) or glob patterns.")],
-    model: Annotated[Optional[Path], typer.Option(help="Checkpoint (.safetensors); default: the bundled model.")] = None,
+    model: Annotated[Path | None, typer.Option(help="Checkpoint (.safetensors); default: the bundled model.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array, an object per file.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV: path,label,p_fake,score,duration,error.")] = False,
     timeline: Annotated[bool, typer.Option(help="Also print each file's per-window scores (table output).")] = False,
@@ -85,7 +85,7 @@ def _fmt(value: float | None) -> str:
     return "" if value is None else f"{value:.4f}"
 
 
-def _print_prediction(prediction, timeline: bool) -> None:  # noqa: ANN001
+def _print_prediction(prediction, timeline: bool) -> None:
     if prediction.error:
         typer.echo(f"{prediction.path}\tERROR\t{prediction.error}")
         return
@@ -101,11 +101,11 @@ def _print_prediction(prediction, timeline: bool) -> None:  # noqa: ANN001
 
 @app.command()
 def train(
-    config: Annotated[Optional[Path], typer.Argument(help="YAML config; values not given keep their defaults.")] = None,
+    config: Annotated[Path | None, typer.Argument(help="YAML config; values not given keep their defaults.")] = None,
     out: Annotated[Path, typer.Option(help="Run folder: checkpoints, metrics, resolved config.")] = Path("runs/latest"),
-    preset: Annotated[Optional[str], typer.Option(help="Start from a bundled preset (e.g. seed) instead of a file.")] = None,
-    data: Annotated[Optional[str], typer.Option(help="Shortcut for --set data.root=PATH (manifest CSV or folder).")] = None,
-    overrides: Annotated[Optional[list[str]], typer.Option("--set", help="Override a value: --set train.epochs=10")] = None,
+    preset: Annotated[str | None, typer.Option(help="Start from a bundled preset (e.g. seed) instead of a file.")] = None,
+    data: Annotated[str | None, typer.Option(help="Shortcut for --set data.root=PATH (manifest CSV or folder).")] = None,
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="Override a value: --set train.epochs=10")] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Train a detector (single device, or several under torchrun); resumes if OUT holds a killed run."""
@@ -131,16 +131,16 @@ def train(
 
 @app.command()
 def evaluate(
-    data: Annotated[Optional[str], typer.Argument(help="A labelled folder (real/ fake/) or a CSV manifest.")] = None,
-    model: Annotated[Optional[Path], typer.Option(help="Checkpoint; default: the bundled model.")] = None,
+    data: Annotated[str | None, typer.Argument(help="A labelled folder (real/ fake/) or a CSV manifest.")] = None,
+    model: Annotated[Path | None, typer.Option(help="Checkpoint; default: the bundled model.")] = None,
     out: Annotated[Path, typer.Option(help="Folder for report.json, report.md, plots and the score file.")] = Path("eval"),
-    dataset: Annotated[Optional[str], typer.Option(help="Corpus format, e.g. asvspoof2019-la, in-the-wild, csv.")] = None,
-    root: Annotated[Optional[str], typer.Option(help="Corpus folder as distributed (with --dataset).")] = None,
-    subset: Annotated[Optional[str], typer.Option(help="Corpus part where it has several (e.g. eval).")] = None,
-    degrade: Annotated[Optional[str], typer.Option(
+    dataset: Annotated[str | None, typer.Option(help="Corpus format, e.g. asvspoof2019-la, in-the-wild, csv.")] = None,
+    root: Annotated[str | None, typer.Option(help="Corpus folder as distributed (with --dataset).")] = None,
+    subset: Annotated[str | None, typer.Option(help="Corpus part where it has several (e.g. eval).")] = None,
+    degrade: Annotated[str | None, typer.Option(
         help="Also score under degradations, e.g. mp3:128,opus:24,noise:10,telephone,reverb "
              "(codec:kbit/s, noise:SNR in dB)")] = None,
-    asv_scores: Annotated[Optional[Path], typer.Option(help="ASVspoof ASV score file, for min t-DCF.")] = None,
+    asv_scores: Annotated[Path | None, typer.Option(help="ASVspoof ASV score file, for min t-DCF.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
 ) -> None:
     """Score a labelled corpus: EER, DCFs, accuracy/precision/recall/F1, per-attack breakdown, plots."""
@@ -176,7 +176,7 @@ def models() -> None:
 @app.command("export-onnx")
 def export_onnx_command(
     out: Annotated[Path, typer.Argument(help="Where to write the .onnx file.")],
-    model: Annotated[Optional[Path], typer.Option(help="Checkpoint; default: the bundled model.")] = None,
+    model: Annotated[Path | None, typer.Option(help="Checkpoint; default: the bundled model.")] = None,
 ) -> None:
     """Export a checkpoint to ONNX (needs the `onnx` extra); `detect --model X.onnx` then runs it."""
     from deepfake_audio.detector import bundled_model_path
@@ -191,7 +191,7 @@ def export_onnx_command(
 
 @app.command()
 def serve(
-    model: Annotated[Optional[Path], typer.Option(help="Checkpoint; default: the bundled model.")] = None,
+    model: Annotated[Path | None, typer.Option(help="Checkpoint; default: the bundled model.")] = None,
     host: Annotated[str, typer.Option(help="Address to bind; keep 127.0.0.1 unless behind a proxy.")] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
     max_upload_mb: Annotated[float, typer.Option(help="Largest accepted upload.")] = 50.0,
@@ -211,8 +211,8 @@ def serve(
 
 @app.command()
 def synth(
-    inputs: Annotated[Optional[list[Path]], typer.Option("--inputs", help="Bona fide clips, folders or manifests to copy-synthesise.")] = None,
-    texts: Annotated[Optional[Path], typer.Option(help="Text file, one sentence per line, for TTS generators.")] = None,
+    inputs: Annotated[list[Path] | None, typer.Option("--inputs", help="Bona fide clips, folders or manifests to copy-synthesise.")] = None,
+    texts: Annotated[Path | None, typer.Option(help="Text file, one sentence per line, for TTS generators.")] = None,
     generators: Annotated[str, typer.Option(help="Comma-separated generator names (see --list).")] = "griffinlim,world,lpc",
     out: Annotated[Path, typer.Option(help="Output folder: audio under <generator>/ and manifest.csv.")] = Path("synth"),
     seed: Annotated[int, typer.Option()] = 0,

@@ -129,7 +129,7 @@ class Detector:
         self.trim_silence = bool(info.extra.get("trim_silence", False))
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike | None = None, *, device: str = "auto", **kwargs: Any) -> "Detector":
+    def from_pretrained(cls, path: str | os.PathLike | None = None, *, device: str = "auto", **kwargs: Any) -> Detector:
         """Load a checkpoint (`.safetensors`, or `.onnx` exported by `export-onnx`); None = the bundled model."""
         if path is not None and Path(path).suffix.lower() == ".onnx":
             from deepfake_audio.onnx_export import OnnxScorer
@@ -218,7 +218,7 @@ class Detector:
         for job in open_jobs:
             yield self._finish(job)
 
-    def _flush(self, pending: list[tuple["_Job", Window]]) -> None:
+    def _flush(self, pending: list[tuple[_Job, Window]]) -> None:
         if not pending:
             return
         scores = self.score_windows(torch.stack([w.samples for _, w in pending]))
@@ -226,7 +226,7 @@ class Detector:
             job.scores.append(score)
         pending.clear()
 
-    def _finish(self, job: "_Job") -> Prediction:
+    def _finish(self, job: _Job) -> Prediction:
         if job.error:
             # A failed file keeps no partial windows: its verdict would be based on part of it.
             return Prediction(path=job.name, label=None, p_fake=None, score=None,

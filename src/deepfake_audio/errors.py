@@ -31,7 +31,7 @@ class MissingExtraError(DeepfakeAudioError, ImportError):
     """An optional dependency is needed; the message names the pip extra that installs it."""
 
 
-def require(module: str, extra: str):  # noqa: ANN201 - returns a module
+def require(module: str, extra: str):
     """Import an optional dependency, or raise a message naming the extra that provides it."""
     import importlib
 

@@ -55,7 +55,7 @@ def score_trials(
     kept: list[Trial] = []
     failed: list[tuple[Trial, str]] = []
 
-    def items():  # noqa: ANN202 - generator of (name, waveform)
+    def items():
         for i, trial in enumerate(tqdm(trials, desc="scoring", disable=None if progress else True, leave=False)):
             try:
                 waveform = cache.get(trial, keep=degrade is not None)

@@ -8,8 +8,8 @@ from typing import Any
 from deepfake_audio.data.corpora import DATASET_BREAKDOWNS, read_dataset, write_score_file
 from deepfake_audio.data.dataset import WaveformCache
 from deepfake_audio.detector import Detector
-from deepfake_audio.evaluate import score_trials, summarize, write_report
 from deepfake_audio.errors import ConfigError
+from deepfake_audio.evaluate import score_trials, summarize, write_report
 
 # Each --degrade name maps to one augmentation step applied with certainty.
 DEGRADATIONS: dict[str, dict[str, Any]] = {

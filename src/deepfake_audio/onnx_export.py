@@ -84,10 +84,10 @@ class OnnxScorer:
         self.name = header["model"]
         self.num_samples = round(header["config"]["duration"] * header["config"].get("sample_rate", 16_000))
 
-    def to(self, device: Any) -> "OnnxScorer":
+    def to(self, device: Any) -> OnnxScorer:
         return self
 
-    def eval(self) -> "OnnxScorer":
+    def eval(self) -> OnnxScorer:
         return self
 
     def score(self, batch: torch.Tensor) -> torch.Tensor:

@@ -118,7 +118,7 @@ def validate(detector: Detector, trials: list[Trial], cache: WaveformCache) -> d
     return {"eer": float(eer), "threshold": float(threshold), "bona": scores[labels], "spoof": scores[~labels]}
 
 
-def make_lr_lambda(kind: str, total_steps: int):  # noqa: ANN201 - LambdaLR callable
+def make_lr_lambda(kind: str, total_steps: int):
     if kind == "none":
         return lambda step: 1.0
     if kind == "cosine":

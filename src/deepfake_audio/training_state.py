@@ -61,6 +61,6 @@ def load_training_state(path: str | os.PathLike) -> dict[str, Any]:
     tensors: dict[str, torch.Tensor] = {}
     with safe_open(str(path), framework="pt") as f:
         tree = json.loads((f.metadata() or {})[_KEY])
-        for key in f.keys():
+        for key in f.keys():  # noqa: SIM118 (safe_open is not a dict)
             tensors[key] = f.get_tensor(key)
     return _unflatten(tree, tensors)

@@ -14,7 +14,7 @@ class Label(str, Enum):
     SPOOF = "spoof"
 
     @classmethod
-    def parse(cls, text: str) -> "Label":
+    def parse(cls, text: str) -> Label:
         """Accept the spellings corpora use: bonafide/bona-fide/real/genuine, spoof/fake/synthetic."""
         key = text.strip().lower().replace("-", "").replace("_", "").replace(" ", "")
         if key in {"bonafide", "real", "genuine", "human", "original", "0"}:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from deepfake_audio.errors import ConfigError
 from deepfake_audio.models.base import DetectorModel

@@ -30,7 +30,7 @@ class SeedCNN(DetectorModel):
         hop_length: int = 160
         dropout: float = 0.5  # the report's remedy against overfitting; 0 disables
 
-    def __init__(self, config: "SeedCNN.Config") -> None:
+    def __init__(self, config: SeedCNN.Config) -> None:
         super().__init__(config)
         self.frontend = MFCC(
             sample_rate=config.sample_rate,
