@@ -16,6 +16,8 @@ models; two runs at a time) took 42 minutes here, with a bundled-model training 
 on this CPU (bench/train_speed.py); on a GPU run the full protocol with more seeds and heavy models, e.g.
     python bench/generalisation.py --arms seed,flat-stats,lfs-tcn,lfs-resnet,aasist-l,aasist,rawnet2 \
         --seeds 0,1,2 --device cuda --jobs 1
+and, with a local copy of XLS-R 300M (Hugging Face format), the self-supervised arm:
+    python bench/generalisation.py --arms seed,flat-stats,ssl-sls --ssl-path /models/xls-r-300m --device cuda --jobs 1
 
     python bench/generalisation.py [--arms seed,flat-stats] [--folds 3] [--seeds 0,1] [--jobs 2] [--epochs N]
 """
@@ -129,6 +131,8 @@ ARMS: dict[str, dict] = {
     "aasist-l": {"preset": "aasist-l", "overrides": []},
     "aasist": {"preset": "aasist", "overrides": []},
     "rawnet2": {"preset": "rawnet2", "overrides": []},
+    # XLS-R + SLS: needs --ssl-path (a local wav2vec 2.0 / XLS-R directory) and, in practice, a GPU.
+    "ssl-sls": {"preset": "ssl-sls", "overrides": [], "needs_ssl_path": True},
 }
 
 # The acceptance protocol: the seed design as baseline, the previous log-spectrum default, and the
@@ -306,6 +310,8 @@ def main() -> None:
     parser.add_argument("--section", default="generalisation", help="BENCHMARKS.md section to (re)write")
     parser.add_argument("--extra-manifest", action="append", default=[],
                         help="add these clips (e.g. from `deepfake-audio synth`) to training, as arm suffix '+synth'")
+    parser.add_argument("--ssl-path", default=None,
+                        help="local wav2vec 2.0 / XLS-R directory (Hugging Face format) for the ssl-sls arm")
     parser.add_argument("--errors-of", default=None,
                         help="also tabulate which held-out systems and sources this arm gets wrong")
     parser.add_argument("--output", type=Path, default=BENCHMARKS)
@@ -321,6 +327,11 @@ def main() -> None:
         if base not in ARMS:
             sys.exit(f"unknown arm {arm!r}; choose from {', '.join(ARMS)} (optionally with +synth)")
         specs[arm] = dict(ARMS[base])
+        if specs[arm].get("needs_ssl_path"):
+            if not args.ssl_path:
+                sys.exit(f"arm {arm!r} needs --ssl-path: a local wav2vec 2.0 / XLS-R directory "
+                         "(nothing is downloaded)")
+            specs[arm]["overrides"] = [*specs[arm]["overrides"], f"model.ssl_path={args.ssl_path}"]
         if arm.endswith("+synth"):
             specs[arm]["extra_manifests"] = args.extra_manifest
     seeds = [int(s) for s in args.seeds.split(",")]

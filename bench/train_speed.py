@@ -21,7 +21,7 @@ import torch
 
 from deepfake_audio.data.corpora import read_dataset
 from deepfake_audio.data.dataset import WaveformCache, crop_window
-from deepfake_audio.models import available_models, build_model, count_parameters
+from deepfake_audio.models import MODELS, available_models, build_model, count_parameters
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import publish
@@ -42,7 +42,9 @@ def main() -> None:
     parser.add_argument("--manifest", type=Path, default=MANIFEST)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--models", default=",".join(available_models()))
+    # Models on user-supplied pretrained weights (ssl-sls) need a path, so they are not in the default list.
+    parser.add_argument("--models", default=",".join(
+        m for m in available_models() if not MODELS[m].needs_local_weights))
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     if not args.manifest.exists():

@@ -56,7 +56,10 @@ def test_models_lists_parameter_counts():
     result = runner.invoke(app, ["models"])
     assert result.exit_code == 0
     line = next(x for x in result.stdout.splitlines() if x.startswith("seed-cnn"))
-    assert "1.00s" in line
+    assert "1.00s" in line and "1,352,770" in line
+    # A model on user-supplied weights is listed without being built (its size is the user's model's).
+    line = next(x for x in result.stdout.splitlines() if x.startswith("ssl-sls"))
+    assert "(yours)" in line
 
 
 def test_train_then_evaluate_writes_every_report_file(labelled_folder, tmp_path):

@@ -168,8 +168,12 @@ def models() -> None:
 
     typer.echo(f"{'name':24} {'parameters':>12} {'window':>8}  description")
     for name in available_models():
+        cls = MODELS[name]
+        doc = (cls.__doc__ or "").strip().splitlines()[0]
+        if cls.needs_local_weights:  # its size depends on the pretrained model the user supplies
+            typer.echo(f"{name:24} {'(yours)':>12} {cls.Config().duration:>7.2f}s  {doc}")
+            continue
         model = build_model(name)
-        doc = (MODELS[name].__doc__ or "").strip().splitlines()[0]
         typer.echo(f"{name:24} {count_parameters(model):>12,} {model.config.duration:>7.2f}s  {doc}")
 
 

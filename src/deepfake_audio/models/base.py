@@ -52,6 +52,9 @@ class DetectorModel(nn.Module):
 
     name: ClassVar[str] = ""
     Config: ClassVar[type[ModelConfig]] = ModelConfig
+    # True for models built on pretrained weights the user supplies (a config path): they cannot be
+    # built from defaults, so listings and generic tests treat them apart.
+    needs_local_weights: ClassVar[bool] = False
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
