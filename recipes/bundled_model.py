@@ -23,7 +23,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PRETRAINED = REPO / "src" / "deepfake_audio" / "pretrained"
-DEGRADATIONS = "mp3:128,mp3:32,aac:64,opus:24,telephone,noise:20,noise:10,reverb"
+# lowpass:7000 sits where mp3 at 128 kbit/s cuts the band, lowpass:3800 near a telephone line's top: a
+# plain low-pass beside each codec tells the loss of the top band from the rest of what the codec does.
+DEGRADATIONS = "mp3:128,mp3:32,aac:64,opus:24,telephone,noise:20,noise:10,reverb,lowpass:7000,lowpass:3800"
 
 
 def run(*args: str) -> None:
@@ -93,6 +95,20 @@ def _degradation_sentence(report: dict) -> str:
     return (f"Degraded audio is much harder: against {100 * clean:.0f}% clean, the EER was {listed} "
             "(\"Under degradation\" above); give less weight to verdicts on audio that arrived compressed, "
             "noisy or over a phone line.")
+
+
+def _bandwidth_sentence(report: dict) -> str:
+    """How much of the mp3 and telephone losses a plain low-pass at the same frequency explains."""
+    rows = {name: 100 * row["eer"] for name, row in report.get("degradations", {}).items()}
+    pairs = [(codec, lowpass) for codec, lowpass in (("mp3:128", "lowpass:7000"), ("telephone", "lowpass:3800"))
+             if codec in rows and lowpass in rows]
+    if not pairs:
+        return ""
+    compared = "; ".join(f"{lowpass} {rows[lowpass]:.1f}% against {codec} {rows[codec]:.1f}%"
+                         for codec, lowpass in pairs)
+    return (f"\n\nA plain low-pass at the frequency where a codec or line cuts the band, and nothing else: "
+            f"{compared} (clean {100 * report['eer']:.1f}%). Where the two are close, what hurts is the "
+            "missing top band itself, which training on codec-degraded audio cannot restore.")
 
 
 def _augmentation_sentence(preset: str) -> str:
@@ -217,7 +233,7 @@ Under degradation (the same validation clips, each degraded before scoring):
 | condition | EER |
 |---|---|
 | clean | {100 * report['eer']:.2f}% |
-{degraded}
+{degraded}{_bandwidth_sentence(report)}
 
 ## Generalisation to unseen generators (leave-generators-out cross-validation, same recipe)
 {cv or "(run `python bench/generalisation.py` to fill this in)"}

@@ -107,6 +107,20 @@ def test_degradation_specs_set_bit_rate_and_snr():
             parse_degradation(bad)
 
 
+def test_lowpass_degradation_removes_only_the_top_band():
+    import numpy as np
+
+    from deepfake_audio.augment import build_augmentation
+    from deepfake_audio.evaluation_run import parse_degradation
+
+    chain = build_augmentation([parse_degradation("lowpass:6000")])
+    noise = np.random.default_rng(0).standard_normal(16_000).astype(np.float32)
+    spectrum = np.abs(np.fft.rfft(np.asarray(chain(noise, np.random.default_rng(1))))) ** 2
+    kept, removed = spectrum[500:5500].mean(), spectrum[6500:].mean()  # 1 Hz per bin
+    clean = (np.abs(np.fft.rfft(noise)) ** 2)[500:5500].mean()
+    assert 0.8 < kept / clean < 1.25 and removed / clean < 1e-3
+
+
 def test_evaluate_rejects_unknown_degradation(labelled_folder, tmp_path):
     result = runner.invoke(app, ["evaluate", str(labelled_folder), "--model", str(_checkpoint(tmp_path)),
                                  "--out", str(tmp_path / "e"), "--degrade", "vinyl"])

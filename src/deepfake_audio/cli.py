@@ -138,8 +138,8 @@ def evaluate(
     root: Annotated[str | None, typer.Option(help="Corpus folder as distributed (with --dataset).")] = None,
     subset: Annotated[str | None, typer.Option(help="Corpus part where it has several (e.g. eval).")] = None,
     degrade: Annotated[str | None, typer.Option(
-        help="Also score under degradations, e.g. mp3:128,opus:24,noise:10,telephone,reverb "
-             "(codec:kbit/s, noise:SNR in dB)")] = None,
+        help="Also score under degradations, e.g. mp3:128,opus:24,noise:10,telephone,reverb,lowpass:7000 "
+             "(codec:kbit/s, noise:SNR in dB, lowpass:Hz)")] = None,
     asv_scores: Annotated[Path | None, typer.Option(help="ASVspoof ASV score file, for min t-DCF.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
 ) -> None:

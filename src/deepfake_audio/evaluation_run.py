@@ -20,12 +20,16 @@ DEGRADATIONS: dict[str, dict[str, Any]] = {
     "telephone": {"name": "telephone"},
     "reverb": {"name": "reverb"},
     "noise": {"name": "noise"},  # noise:SNR sets the SNR in dB
+    # lowpass:HZ: a steep low-pass and nothing else, to tell a codec's loss of the top band from the
+    # rest of what it does.
+    "lowpass": {"name": "band_limit", "min_highpass_hz": 0.0, "max_highpass_hz": 0.0},
 }
 
 
 def parse_degradation(spec: str) -> dict[str, Any]:
     """`noise:10` -> white noise at 10 dB SNR; `mp3:128` -> MP3 at 128 kbit/s (a codec without a rate
-    draws one per clip from the augmentation's default range); other names as in DEGRADATIONS."""
+    draws one per clip from the augmentation's default range); `lowpass:7000` -> a low-pass at 7 kHz;
+    other names as in DEGRADATIONS."""
     name, _, arg = spec.strip().partition(":")
     if name not in DEGRADATIONS:
         raise ConfigError(f"unknown degradation {name!r}; choose from {', '.join(DEGRADATIONS)}")
@@ -39,6 +43,8 @@ def parse_degradation(spec: str) -> dict[str, Any]:
         step.update(min_snr_db=snr, max_snr_db=snr)
     elif step["name"] == "codec" and value is not None:
         step.update(min_bitrate_kbps=value, max_bitrate_kbps=value)
+    elif name == "lowpass" and value is not None:
+        step.update(min_lowpass_hz=value, max_lowpass_hz=value)
     elif value is not None:
         raise ConfigError(f"degradation {name!r} takes no argument; got {spec!r}")
     return step
