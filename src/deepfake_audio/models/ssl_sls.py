@@ -95,8 +95,8 @@ class SSLSLS(DetectorModel):
         self.ssl.config.apply_spec_augment = False
         self.ssl.config.layerdrop = 0.0
         config.ssl_config = {k: v for k, v in self.ssl.config.to_dict().items() if not k.startswith("_")}
-        # Each transformer layer's output, caught as it is computed: the same tensors whatever the
-        # transformers version returns as `hidden_states` (whose last entry differs between versions).
+        # Each transformer layer's output, caught as it is computed, rather than `hidden_states`: whether
+        # the last entry there has passed the final layer norm has changed between transformers releases.
         self._layer_outputs: list[torch.Tensor] = []
         for layer in self.ssl.encoder.layers:
             layer.register_forward_hook(self._catch_layer_output)
