@@ -12,6 +12,12 @@ Families (all per clip, over frames within 40 dB of the loudest, 32 linear bands
 - dynamics: log standard deviation of frame-to-frame band log-power change, minus its band mean
 - phase: coherence of the frame-to-frame phase advance per band, magnitude-weighted
 - flatness: mean and standard deviation over frames of per-band log spectral flatness
+- prosody: voiced fraction, log-F0 spread, frame-to-frame log-F0 and log-energy change inside voiced
+  runs (jitter and shimmer proxies) and voiced-run statistics, from WORLD's F0 tracker (pyworld)
+
+Beside the linear model on each family, one row fits it on the flatness family after removing the
+directions along which the training sources' real clips differ in mean (nuisance attribute projection,
+as in speaker verification): a test of whether the cross-collection error is a source offset.
 
     python bench/feature_study.py [--manifest ../shared/data/dev/manifest.csv]
 """
@@ -25,7 +31,6 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from deepfake_audio.audio import load_audio, trim_silence
@@ -39,7 +44,9 @@ from generalisation import DEFAULT_MANIFEST, within_source_eer
 from report import publish
 
 N_FFT, HOP, BANDS = 512, 160, 32
-FAMILIES = ("level", "dynamics", "phase", "flatness")
+FAMILIES = ("level", "dynamics", "phase", "flatness", "prosody")
+F0_FRAME_MS = 5.0
+PROJECTED_DIRECTIONS = 4  # source directions removed in the projection row
 
 
 def stft(x: np.ndarray) -> np.ndarray:
@@ -64,7 +71,46 @@ def clip_features(x: np.ndarray) -> dict[str, np.ndarray]:
     log_flat = np.stack([np.log(power[keep][:, b]).mean(axis=1) - np.log(power[keep][:, b].mean(axis=1))
                          for b in bands], axis=1)
     return {"level": level, "dynamics": change - change.mean(), "phase": phase,
-            "flatness": np.concatenate([log_flat.mean(axis=0), log_flat.std(axis=0)])}
+            "flatness": np.concatenate([log_flat.mean(axis=0), log_flat.std(axis=0)]),
+            "prosody": prosody_features(x)}
+
+
+def prosody_features(x: np.ndarray, sample_rate: int = 16_000) -> np.ndarray:
+    """Voicing and micro-prosody: how regular F0 and energy are from one 5 ms frame to the next."""
+    import pyworld
+
+    f0, times = pyworld.dio(x, sample_rate, frame_period=F0_FRAME_MS)
+    f0 = pyworld.stonemask(x, f0, times, sample_rate)
+    voiced = f0 > 0
+    out = np.zeros(9)
+    out[0] = voiced.mean()
+    if voiced.sum() <= 10:
+        return out
+    out[1] = np.log(f0[voiced]).std()
+    inside = voiced[1:] & voiced[:-1]  # consecutive voiced frames
+    f0_step = np.diff(np.log(np.where(voiced, f0, 1.0)))[inside]
+    hop = int(sample_rate * F0_FRAME_MS / 1000)
+    windows = np.lib.stride_tricks.sliding_window_view(x, 2 * hop)[::hop]  # 10 ms windows, 5 ms apart
+    frames = min(len(voiced), len(windows))
+    energy = np.log((windows[:frames] ** 2).mean(axis=1) + 1e-10)
+    energy_step = np.diff(energy)[inside[: frames - 1]]
+    if f0_step.size > 5 and energy_step.size > 5:
+        out[2:6] = [np.abs(f0_step).mean(), f0_step.std(), np.abs(energy_step).mean(), energy_step.std()]
+    edges = np.diff(np.r_[0, voiced.astype(int), 0])
+    runs = np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)
+    out[6:9] = [np.log(runs.mean() + 1), len(runs) / len(voiced), np.log(runs.max() + 1)]
+    return out
+
+
+def remove_source_directions(train_x: np.ndarray, train_bonafide: np.ndarray, train_sources: list[str],
+                             directions: int) -> np.ndarray:
+    """Projection that removes the `directions` along which training sources' real clips differ most."""
+    sources = np.array(train_sources)
+    offsets = [train_x[(sources == s) & train_bonafide].mean(axis=0) - train_x[train_bonafide].mean(axis=0)
+               for s in np.unique(sources) if ((sources == s) & train_bonafide).sum() >= 5]
+    _, _, vt = np.linalg.svd(np.array(offsets), full_matrices=False)
+    top = vt[:directions]
+    return np.eye(train_x.shape[1]) - top.T @ top
 
 
 def main() -> None:
@@ -83,14 +129,21 @@ def main() -> None:
     folds = leave_generators_out_folds(trials, args.folds, seed=0)
 
     rows = []
-    for family in (*FAMILIES, "all"):
-        names = FAMILIES if family == "all" else (family,)
+    projected = f"flatness, {PROJECTED_DIRECTIONS} source directions removed"
+    for family in (*FAMILIES, "flatness + prosody", "all", projected):
+        names = {"all": FAMILIES, "flatness + prosody": ("flatness", "prosody"),
+                 projected: ("flatness",)}.get(family, (family,))
         x = np.stack([np.concatenate([f[n] for n in names]) for f in features])
         pooled, within = [], []
         for train, val in folds:
             a, b = [index[t.path] for t in train], [index[t.path] for t in val]
-            model = make_pipeline(StandardScaler(), LogisticRegression(C=0.01, class_weight="balanced", max_iter=5000))
-            scores = model.fit(x[a], labels[a]).decision_function(x[b])
+            scaler = StandardScaler().fit(x[a])
+            train_x, val_x = scaler.transform(x[a]), scaler.transform(x[b])
+            if family == projected:
+                keep = remove_source_directions(train_x, labels[a], [t.source for t in train], PROJECTED_DIRECTIONS)
+                train_x, val_x = train_x @ keep, val_x @ keep
+            model = LogisticRegression(C=0.01, class_weight="balanced", max_iter=5000)
+            scores = model.fit(train_x, labels[a]).decision_function(val_x)
             pooled.append(100 * compute_eer(scores[labels[b]], scores[~labels[b]])[0])
             within.append(100 * within_source_eer(val, scores))
         rows.append((family, x.shape[1], pooled, within))
