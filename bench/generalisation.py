@@ -41,6 +41,7 @@ import torch
 from deepfake_audio.config import load_config
 from deepfake_audio.data.corpora import read_dataset
 from deepfake_audio.data.dataset import WaveformCache
+from deepfake_audio.data.families import generator_families
 from deepfake_audio.data.splits import filter_trials, leave_generators_out_folds, split_trials
 from deepfake_audio.data.trial import Label, Trial
 from deepfake_audio.detector import Detector
@@ -189,12 +190,15 @@ def run_one(arm: str, spec: dict, fold: int, seed: int, train_trials: list[Trial
     # to the training side only: validation stays the whole held-out fold.
     train_trials = filter_trials(train_trials, config.data.exclude_sources, config.data.exclude_systems)
     extra = [t for manifest in spec.get("extra_manifests", []) for t in read_dataset("csv", manifest)]
-    # Synthesized clips made from a validation recording, or in a validation speaker's voice, would leak
-    # the held-out fold into training: keep only those made from training-side material.
+    # Synthesized clips made from a validation recording, in a validation speaker's voice, or by a
+    # generator of a validation family (HiFi-GAN copy-synthesis when HiFi-GAN output is held out) would
+    # leak the held-out fold into training: keep only those the fold's own rules would allow.
     val_paths = {str(Path(t.path).resolve()) for t in val_trials}
     val_speakers = {t.speaker for t in val_trials if t.speaker}
+    val_families = set().union(*(generator_families(t.system or "") for t in val_trials if t.label is Label.SPOOF))
     extra = [t for t in extra if str(Path(t.extra.get("source_path") or "-").resolve()) not in val_paths
-             and not (t.speaker and t.speaker in val_speakers)]
+             and not (t.speaker and t.speaker in val_speakers)
+             and not (t.label is Label.SPOOF and generator_families(t.system or "") & val_families)]
     inner_train, inner_val = split_trials(train_trials, "system", 0.2, seed=seed)
     result = train(config, workdir / f"{arm}-f{fold}-s{seed}", progress=False,
                    splits=(inner_train + extra, inner_val), cache=cache)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from deepfake_audio.data.dataset import source_balanced_sampler
-from deepfake_audio.data.splits import filter_trials, split_trials
+from deepfake_audio.data.families import generator_families
+from deepfake_audio.data.splits import filter_trials, leave_generators_out_folds, split_trials
 from deepfake_audio.data.trial import Label, Trial
 
 
@@ -59,3 +60,41 @@ def test_source_balanced_sampler_draws_every_collection_and_label_equally() -> N
     assert drawn[("big_real", Label.BONAFIDE)] / total == pytest.approx(0.5, abs=0.02)
     assert drawn[("big_real", Label.SPOOF)] / total == pytest.approx(0.25, abs=0.02)
     assert drawn[("all_fake", Label.SPOOF)] / total == pytest.approx(0.25, abs=0.02)
+
+
+def test_generator_families_read_the_architecture_out_of_the_name() -> None:
+    assert generator_families("tacotron2_hifigan_v1_ft") == {"tacotron", "hifigan"}
+    assert generator_families("pwg_repo_hifigan") == {"wavegan", "hifigan"}
+    assert generator_families("piper") == {"vits"}  # piper voices are VITS models
+    assert generator_families("brand_new_tts") == {"other:brandnewtts"}
+
+
+def _corpus_for_folds() -> list[Trial]:
+    """Six collections with real and fake clips (some sharing a vocoder family) and one real-only."""
+    systems = {"a": ["glow_tts_hifigan"], "b": ["hifigan_v1", "melgan"], "c": ["vits"], "d": ["wavenet"],
+               "e": ["melgan_vqvae", "waveglow"], "f": ["grad_tts"]}
+    out = []
+    for source, names in systems.items():
+        for i in range(6):
+            speaker = f"{source}{i % 2}" if source != "f" else f"a{i % 2}"  # f shares a's speakers
+            out.append(Trial(f"{source}b{i}", Path(f"{source}b{i}.wav"), Label.BONAFIDE, "bonafide", speaker, source))
+            out.append(Trial(f"{source}s{i}", Path(f"{source}s{i}.wav"), Label.SPOOF, names[i % len(names)],
+                             speaker, source))
+    out += [Trial(f"r{i}", Path(f"r{i}.wav"), Label.BONAFIDE, "bonafide", None, "real_only") for i in range(5)]
+    return out
+
+
+def test_leave_generators_out_folds_never_train_on_what_they_validate() -> None:
+    trials = _corpus_for_folds()
+    folds = leave_generators_out_folds(trials, 3, seed=0)
+    validated = [t.source for _, val in folds for t in val if t.label is Label.SPOOF]
+    assert sorted(set(validated)) == list("abcdef") and len(validated) == 36  # each spoof source once
+    for train, val in folds:
+        val_sources = {t.source for t in val}
+        val_families = set().union(*(generator_families(t.system) for t in val if t.label is Label.SPOOF))
+        val_speakers = {t.speaker for t in val if t.speaker}
+        assert not val_sources & {t.source for t in train}
+        assert not any(generator_families(t.system) & val_families for t in train if t.label is Label.SPOOF)
+        assert not val_speakers & {t.speaker for t in train if t.speaker}
+        assert sum(t.source == "real_only" for t in train) == 5  # real-only collections always train
+        assert {t.label for t in val} == {Label.BONAFIDE, Label.SPOOF}

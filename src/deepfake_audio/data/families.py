@@ -29,7 +29,7 @@ FAMILY_KEYWORDS: dict[str, tuple[str, ...]] = {
     "gradtts": ("gradtts",),
     "matcha": ("matcha", "cfmbaseline"),
     "fastspeech": ("fastspeech",),
-    "vits": ("vits", "yourtts"),
+    "vits": ("vits", "yourtts", "piper"),  # piper's voices are VITS models
     "deepvoice": ("deepvoice", "dctts"),
     "voicebox": ("voicebox",),
     "voicecraft": ("voicecraft",),
