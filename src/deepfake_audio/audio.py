@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -277,7 +277,8 @@ def _check_duration(duration: float, max_duration: float | None, label: str) -> 
         )
 
 
-def _av_open(file: BinaryIO, label: str, sf_error: Exception | None):
+def _av_open(file: BinaryIO, label: str, sf_error: Exception | None) -> tuple[Any, Any]:
+    """(container, audio stream) of an FFmpeg-readable file."""
     import av
 
     try:
@@ -331,7 +332,7 @@ def _av_info(file: BinaryIO, label: str, sf_error: Exception) -> AudioInfo:
     return AudioInfo(duration, rate, channels, round(duration * rate), codec=codec, lossy=lossy)
 
 
-def _frame_to_mono(frame, label: str) -> np.ndarray:
+def _frame_to_mono(frame: Any, label: str) -> np.ndarray:  # frame: an av.AudioFrame
     samples = frame.to_ndarray()
     channels = len(frame.layout.channels)
     if not frame.format.is_planar:  # packed frames come as (1, time * channels), interleaved

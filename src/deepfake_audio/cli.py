@@ -12,11 +12,14 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from deepfake_audio.errors import DeepfakeAudioError
+
+if TYPE_CHECKING:  # for annotations only; each command imports what it uses when it runs
+    from deepfake_audio.detector import Prediction
 
 app = typer.Typer(
     help="Tell whether speech recordings are real (bona fide) or machine-made (TTS, voice conversion, vocoded).",
@@ -85,7 +88,7 @@ def _fmt(value: float | None) -> str:
     return "" if value is None else f"{value:.4f}"
 
 
-def _print_prediction(prediction, timeline: bool) -> None:
+def _print_prediction(prediction: Prediction, timeline: bool) -> None:
     if prediction.error:
         typer.echo(f"{prediction.path}\tERROR\t{prediction.error}")
         return
