@@ -6,6 +6,8 @@ fix-it message that names the file (and line, for protocol files) and the reason
 
 from __future__ import annotations
 
+from types import ModuleType
+
 
 class DeepfakeAudioError(Exception):
     """Base class for every error this package raises on purpose."""
@@ -31,7 +33,7 @@ class MissingExtraError(DeepfakeAudioError, ImportError):
     """An optional dependency is needed; the message names the pip extra that installs it."""
 
 
-def require(module: str, extra: str):
+def require(module: str, extra: str) -> ModuleType:
     """Import an optional dependency, or raise a message naming the extra that provides it."""
     import importlib
 

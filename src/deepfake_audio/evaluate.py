@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,7 @@ def score_trials(
     kept: list[Trial] = []
     failed: list[tuple[Trial, str]] = []
 
-    def items():
+    def items() -> Iterator[tuple[str, torch.Tensor]]:
         for i, trial in enumerate(tqdm(trials, desc="scoring", disable=None if progress else True, leave=False)):
             try:
                 waveform = cache.get(trial, keep=degrade is not None)

@@ -14,6 +14,7 @@ import math
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,7 +119,7 @@ def validate(detector: Detector, trials: list[Trial], cache: WaveformCache) -> d
     return {"eer": float(eer), "threshold": float(threshold), "bona": scores[labels], "spoof": scores[~labels]}
 
 
-def make_lr_lambda(kind: str, total_steps: int):
+def make_lr_lambda(kind: str, total_steps: int) -> Callable[[int], float]:
     if kind == "none":
         return lambda step: 1.0
     if kind == "cosine":
