@@ -41,7 +41,7 @@ import torch
 from deepfake_audio.config import load_config
 from deepfake_audio.data.corpora import read_dataset
 from deepfake_audio.data.dataset import WaveformCache
-from deepfake_audio.data.families import generator_families
+from deepfake_audio.data.families import generator_families, spoof_families
 from deepfake_audio.data.splits import filter_trials, leave_generators_out_folds, split_trials
 from deepfake_audio.data.trial import Label, Trial
 from deepfake_audio.detector import Detector
@@ -68,6 +68,7 @@ LFS_TCN_AUGMENTATION = (
 # vary stated too. Arms measured against that preset start from it, so re-running them measures the
 # same thing whatever the preset becomes; an arm's own overrides come after these and win.
 FULL_BAND = ["model.band_limited_head=false", "model.spectral_floor_db=-80", "model.members=1"]
+
 
 def flatness_statistics(change: bool, level: bool) -> list[str]:
     """Overrides that set both optional flat-stats statistics (model.flatness_change, model.level_flatness),
@@ -195,7 +196,7 @@ def run_one(arm: str, spec: dict, fold: int, seed: int, train_trials: list[Trial
     # leak the held-out fold into training: keep only those the fold's own rules would allow.
     val_paths = {str(Path(t.path).resolve()) for t in val_trials}
     val_speakers = {t.speaker for t in val_trials if t.speaker}
-    val_families = set().union(*(generator_families(t.system or "") for t in val_trials if t.label is Label.SPOOF))
+    val_families = spoof_families(val_trials)
     extra = [t for t in extra if str(Path(t.extra.get("source_path") or "-").resolve()) not in val_paths
              and not (t.speaker and t.speaker in val_speakers)
              and not (t.label is Label.SPOOF and generator_families(t.system or "") & val_families)]

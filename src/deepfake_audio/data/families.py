@@ -9,6 +9,9 @@ when they share a family. Names with no known keyword form a family of their own
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+
+from deepfake_audio.data.trial import Label, Trial
 
 # Keywords are matched inside lower-cased names with separators removed. Order does not matter.
 FAMILY_KEYWORDS: dict[str, tuple[str, ...]] = {
@@ -56,3 +59,8 @@ def generator_families(system: str) -> frozenset[str]:
     key = _normalise(system)
     found = {family for family, words in FAMILY_KEYWORDS.items() if any(w in key for w in words)}
     return frozenset(found or {f"other:{key}"})
+
+
+def spoof_families(trials: Iterable[Trial]) -> set[str]:
+    """Every family of the spoofs among `trials`: what a held-out set's generators are."""
+    return set().union(*(generator_families(t.system or "") for t in trials if t.label is Label.SPOOF))

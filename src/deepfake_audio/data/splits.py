@@ -86,7 +86,7 @@ def leave_generators_out_folds(
     `exclude_val_speakers`, minus any clip of a validation speaker. Sources with only real speech
     always stay in training.
     """
-    from deepfake_audio.data.families import generator_families
+    from deepfake_audio.data.families import generator_families, spoof_families
 
     spoof_counts: dict[str, int] = defaultdict(int)
     for t in trials:
@@ -107,7 +107,7 @@ def leave_generators_out_folds(
     for group in groups:
         held = set(group)
         val = [t for t in trials if (t.source or "unknown") in held]
-        families = set().union(*(generator_families(t.system or "") for t in val if t.label is Label.SPOOF))
+        families = spoof_families(val)
         speakers = {t.speaker for t in val if t.speaker} if exclude_val_speakers else set()
         train = [
             t for t in trials
