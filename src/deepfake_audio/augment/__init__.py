@@ -23,6 +23,7 @@ from deepfake_audio.augment.gain import Gain
 from deepfake_audio.augment.noise import NOISE_KINDS, AddNoise
 from deepfake_audio.augment.pitch import PitchShift, TimeStretch
 from deepfake_audio.augment.rawboost import RAWBOOST_ALGOS, RawBoost
+from deepfake_audio.augment.resample import Resample
 from deepfake_audio.augment.reverb import Reverb
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "Gain",
     "PitchShift",
     "RawBoost",
+    "Resample",
     "Reverb",
     "Telephone",
     "TimeStretch",
