@@ -71,16 +71,24 @@ def read_manifests(manifests: list[str], drop_sources_of_later: bool = True) -> 
 
 
 _MODEL = None
+_FRAMES = 0
 
 
-def _init(encoder: str) -> None:
-    global _MODEL
+def _init(encoder: str, frames: int) -> None:
+    global _MODEL, _FRAMES
     import torch
 
     torch.set_num_threads(1)
     from deepfake_audio.models import build_model
 
-    _MODEL = build_model("whisper-stats", encoder=encoder).eval()
+    _MODEL = build_model("whisper-stats", encoder=encoder, encoder_layers=frames).eval()
+    _FRAMES = frames
+
+
+def _width(encoder: str) -> int:
+    from deepfake_audio.frontends.whisper import load_encoder_weights
+
+    return load_encoder_weights(encoder).dims.width
 
 
 def _work(task: tuple[int, str, str, float, float, int]) -> tuple[int, np.ndarray | None, float]:
@@ -88,23 +96,28 @@ def _work(task: tuple[int, str, str, float, float, int]) -> tuple[int, np.ndarra
 
     from deepfake_audio.audio import load_audio, trim_silence
     from deepfake_audio.augment import build_augmentation
+    from deepfake_audio.errors import DeepfakeAudioError
 
     index, path, view, min_crop, max_crop, seed = task
     rng = np.random.default_rng([seed, index, list(VIEWS).index(view)])
     try:
         waveform = trim_silence(load_audio(path))
-    except Exception as e:  # a bad clip is reported and left out, never a crash
+    except DeepfakeAudioError as e:  # a bad clip is reported and left out
         print(f"skip {path}: {e}", file=sys.stderr)
         return index, None, 0.0
-    crop = int(rng.uniform(min_crop, max_crop) * 16_000)
-    if max_crop > 0 and waveform.numel() > crop:
+    crop = int(rng.uniform(min_crop, max_crop) * 16_000) if max_crop > 0 else waveform.numel()
+    if waveform.numel() > crop:
         start = int(rng.integers(0, waveform.numel() - crop + 1))
         waveform = waveform[start : start + crop]
     audio = build_augmentation(VIEWS[view])(waveform.numpy(), rng)
     audio = np.nan_to_num(audio).clip(-4.0, 4.0)
     with torch.inference_mode():
-        stats = _MODEL.statistics(torch.from_numpy(audio)[None]).numpy()[0]
-    return index, stats.astype(np.float32), audio.shape[0] / 16_000
+        batch = torch.from_numpy(audio)[None]
+        if _FRAMES:  # every frame of the lowest blocks' states, (frames, states, width), half precision
+            out = _MODEL.hidden_states(batch)[0].transpose(0, 1).numpy().astype(np.float16)
+        else:
+            out = _MODEL.statistics(batch).numpy()[0].astype(np.float32)
+    return index, out, audio.shape[0] / 16_000
 
 
 def main() -> None:
@@ -118,6 +131,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=0, help="first N clips only (smoke runs)")
+    parser.add_argument("--frames", type=int, default=0,
+                        help="store every frame of the states of the lowest N blocks instead of statistics")
     args = parser.parse_args()
 
     rows = read_manifests(args.manifest)
@@ -134,12 +149,28 @@ def main() -> None:
         tasks = [(i, r["path"], view, args.min_crop, args.max_crop, args.seed) for i, r in enumerate(rows)]
         stats: list[np.ndarray | None] = [None] * len(rows)
         crops = np.zeros(len(rows), dtype=np.float32)
-        with mp.get_context("spawn").Pool(args.workers, initializer=_init, initargs=(args.encoder,)) as pool:
+        frames = written = None
+        if args.frames:
+            # Ragged frames go straight into one memory-mapped array (an upper bound on its size, cut at the
+            # end); each clip's `stats` row is then its (offset, count) in it.
+            bound = sum(int(min(float(r["duration_s"]), max(args.max_crop, 0) or 1e9) * 50) + 2 for r in rows)
+            frames = np.lib.format.open_memmap(out / f"{view}.frames.tmp.npy", mode="w+", dtype=np.float16,
+                                               shape=(bound, args.frames + 1, _width(args.encoder)))
+            written = 0
+        with mp.get_context("spawn").Pool(args.workers, initializer=_init, initargs=(args.encoder, args.frames)) as pool:
             for n, (i, s, crop) in enumerate(pool.imap_unordered(_work, tasks, chunksize=8)):
+                if frames is not None and s is not None:
+                    frames[written : written + len(s)] = s
+                    s, written = np.array([written, len(s)]), written + len(s)
                 stats[i], crops[i] = s, crop
                 if n % 500 == 0:
                     print(f"{view}: {n}/{len(rows)} clips, {time.time() - started:.0f} s", flush=True)
         keep = [i for i, s in enumerate(stats) if s is not None]
+        if frames is not None:
+            frames.flush()
+            np.save(out / f"{view}.frames.npy", frames[:written])
+            del frames
+            os.remove(out / f"{view}.frames.tmp.npy")
         np.savez(
             str(target) + ".tmp.npz",
             stats=np.stack([stats[i] for i in keep]),

@@ -89,6 +89,6 @@ class WhisperEncoder(nn.Module):
         for block in self.blocks[:run]:
             x = block(x)
             states.append(x)
-        if run == len(self.blocks):
+        if run == self.dims.layers:  # the final norm follows the last block only
             states[-1] = self.ln_post(x)
         return torch.stack(states, dim=1)
