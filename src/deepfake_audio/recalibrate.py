@@ -79,6 +79,11 @@ def calibrate_model(
     bona, spoof = scored.scores[labels], scored.scores[~labels]
     eer, threshold = compute_eer(bona, spoof)
     scale = float(fit_calibration(bona, spoof).scale)
+    if scale <= 0:  # the fit would turn "more bona fide" into "more fake": no threshold could agree with it
+        raise ProtocolError(
+            f"{root}: the model scores these spoof clips as more bona fide than the bona fide ones (EER "
+            f"{100 * eer:.0f}%), so no calibration keeps the score's direction; check the labels"
+        )
     calibration = {"scale": scale, "offset": -scale * float(threshold)}
     fitted_on = {
         "data": str(Path(root).resolve()),
