@@ -151,3 +151,22 @@ def test_calibrate_an_hf_model_writes_a_calibrated_copy_of_the_folder(tmp_path: 
     detector = Detector.from_pretrained(f"hf:{out}", device="cpu")
     assert detector.info.extra["calibrated_on"]["num_spoof"] == 3
     assert detector.threshold != 0.0 and detector.scale != 1.0
+
+
+def test_calibrate_an_onnx_export_keeps_the_graph_and_changes_the_header(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    from deepfake_audio.onnx_export import export_onnx
+
+    model = _checkpoint(tmp_path)
+    exported = tmp_path / "model.onnx"
+    export_onnx(model, exported)
+    data = _manifest_the_model_separates(model, tmp_path, per_class=3)
+    out = tmp_path / "calibrated.onnx"
+    result = runner.invoke(app, ["calibrate", str(exported), str(data), str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    before, after = Detector.from_pretrained(exported), Detector.from_pretrained(out)
+    expected = read_checkpoint_info(model)
+    assert before.threshold == expected.threshold and after.threshold != expected.threshold
+    assert after.info.extra["calibrated_on"]["num_bonafide"] == 3
+    clip = min((tmp_path / "clips").rglob("*.wav"))
+    assert next(after.detect_files([clip])).score == pytest.approx(next(before.detect_files([clip])).score)
