@@ -37,7 +37,8 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 @app.command()
 def detect(
     paths: Annotated[list[str], typer.Argument(help="Audio files, folders (searched recursively) or glob patterns.")],
-    model: Annotated[Path | None, typer.Option(help="Checkpoint (.safetensors); default: the bundled model.")] = None,
+    model: Annotated[Path | None, typer.Option(
+        help="Checkpoint (.safetensors or .onnx), or hf:FOLDER (a local Hugging Face model); default: the bundled model.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array, an object per file.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV: path,label,p_fake,score,duration,error.")] = False,
     timeline: Annotated[bool, typer.Option(help="Also print each file's per-window scores (table output).")] = False,
@@ -194,6 +195,56 @@ def export_onnx_command(
     except DeepfakeAudioError as e:
         raise _fail(str(e)) from None
     typer.echo(f"wrote {out} (largest score difference to PyTorch on a test batch: {difference:.2e})")
+
+
+@app.command("import-checkpoint")
+def import_checkpoint_command(
+    fmt: Annotated[str, typer.Argument(metavar="FORMAT", help="Format of IN: clovaai-aasist (official AASIST / AASIST-L).")],
+    source: Annotated[Path, typer.Argument(metavar="IN", help="The checkpoint to convert (e.g. AASIST-L.pth).")],
+    out: Annotated[Path, typer.Argument(metavar="OUT", help="Where to write our checkpoint (.safetensors).")],
+) -> None:
+    """Convert another project's checkpoint into ours; `detect --model OUT` then runs it.
+
+    The file is read as plain tensors only (never a full unpickle): one that holds other Python objects
+    is refused without running anything from it.
+    """
+    from deepfake_audio.importers import import_checkpoint
+
+    if out.resolve() == source.resolve():
+        raise _fail(f"{out}: OUT must differ from IN")
+    try:
+        summary = import_checkpoint(fmt, source, out)
+    except DeepfakeAudioError as e:
+        raise _fail(str(e)) from None
+    origin = "the published file" if summary["published_file"] else "not byte-identical to the published file"
+    typer.echo(f"wrote {out}: {summary['variant']} as model {summary['model']!r} ({origin}, sha256 "
+               f"{summary['sha256'][:12]}); threshold and calibration from the reference training, not re-fitted")
+
+
+@app.command()
+def calibrate(
+    model: Annotated[str, typer.Argument(help="Checkpoint (.safetensors or .onnx) or hf:FOLDER; 'bundled' for the bundled model.")],
+    data: Annotated[str, typer.Argument(help="Labelled data: a folder with real/ and fake/, or a CSV manifest (path,label).")],
+    out: Annotated[Path, typer.Argument(help="Where to write the calibrated model (a folder for hf: models).")],
+    dataset: Annotated[str | None, typer.Option(help="Read DATA as this corpus format instead (e.g. asvspoof2019-la).")] = None,
+    subset: Annotated[str | None, typer.Option(help="Corpus part where it has several (e.g. dev).")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Fit a model's threshold (EER point) and p_fake calibration to your labelled data; no retraining.
+
+    Writes a new model; the header records what it was calibrated on. Use data from the conditions you
+    will score, and not the data you report results on.
+    """
+    from deepfake_audio.recalibrate import calibrate_model
+
+    reader = dataset or ("folder" if Path(data).is_dir() else "csv")
+    try:
+        result = calibrate_model(None if model == "bundled" else model, reader, data, out, subset=subset,
+                                 device=device, progress=not quiet)
+    except (DeepfakeAudioError, ValueError) as e:
+        raise _fail(str(e)) from None
+    typer.echo(result.summary())
 
 
 @app.command()

@@ -130,7 +130,14 @@ class Detector:
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, *, device: str = "auto", **kwargs: Any) -> Detector:
-        """Load a checkpoint (`.safetensors`, or `.onnx` exported by `export-onnx`); None = the bundled model."""
+        """Load a checkpoint (`.safetensors`, `.onnx` exported by `export-onnx`, or `hf:FOLDER`, a local Hugging
+        Face audio-classification model); None = the bundled model."""
+        from deepfake_audio.huggingface import HuggingFaceScorer, is_hf_spec
+
+        if is_hf_spec(path):
+            device = resolve_device(device)
+            scorer = HuggingFaceScorer(str(path), device=device)
+            return cls(scorer, scorer.info, device=device, **kwargs)  # type: ignore[arg-type]
         if path is not None and Path(path).suffix.lower() == ".onnx":
             from deepfake_audio.onnx_export import OnnxScorer
 

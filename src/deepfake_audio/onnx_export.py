@@ -93,3 +93,21 @@ class OnnxScorer:
     def score(self, batch: torch.Tensor) -> torch.Tensor:
         (scores,) = self.session.run(None, {"waveform": batch.detach().cpu().numpy().astype(np.float32)})
         return torch.from_numpy(scores)
+
+
+def rewrite_header(
+    source: str | os.PathLike, out: str | os.PathLike, *, threshold: float, calibration: dict[str, float],
+    extra: dict[str, Any],
+) -> None:
+    """Copy an exported model to `out` with a new threshold, calibration and extra header (same graph)."""
+    onnx = require("onnx", "onnx")
+    graph = onnx.load(str(source))
+    props = {p.key: p.value for p in graph.metadata_props}
+    if METADATA_KEY not in props:
+        raise CheckpointError(f"{source}: not exported by deepfake-audio (no '{METADATA_KEY}' metadata)")
+    header = json.loads(props[METADATA_KEY])
+    header.update(threshold=threshold, calibration=calibration, extra=extra)
+    for prop in graph.metadata_props:
+        if prop.key == METADATA_KEY:
+            prop.value = json.dumps(header)
+    onnx.save(graph, str(out))

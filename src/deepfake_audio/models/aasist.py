@@ -67,6 +67,9 @@ class _AASISTBase(DetectorModel):
         pool_ratios: tuple[float, ...] = (0.5, 0.7, 0.5, 0.5)  # 4th is unused, as in the reference
         temperatures: tuple[float, ...] = (2.0, 2.0, 100.0, 100.0)  # 4th is unused, as in the reference
         pre_activation: bool = False  # see ResidualBlock2d; False reproduces the reference code
+        # True computes the fixed sinc filters with the reference code's float32 rounding (see
+        # blocks/sinc.py), as the official weights were trained with; `import-checkpoint` sets it.
+        sinc_float32_grid: bool = False
         dropout: float = 0.5  # before the output layer
         branch_dropout: float = 0.2  # on each branch's node sets before they are merged
 
@@ -80,7 +83,8 @@ class _AASISTBase(DetectorModel):
         ratios = [float(r) for r in config.pool_ratios]
         temps = [float(t) for t in config.temperatures]
 
-        self.sinc = SincFilterbank(config.sinc_filters, config.sinc_kernel_size, config.sample_rate)
+        self.sinc = SincFilterbank(config.sinc_filters, config.sinc_kernel_size, config.sample_rate,
+                                   float32_grid=config.sinc_float32_grid)
         self.first_bn = nn.BatchNorm2d(1)
         widths = [1, *stages, stages[-1], stages[-1]]  # six blocks: 1->s0, s0->s1, s1->s2, s2->s3, s3, s3
         self.encoder = nn.Sequential(
