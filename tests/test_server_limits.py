@@ -10,7 +10,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import soundfile as sf
@@ -25,7 +25,7 @@ pytest.importorskip("fastapi")
 uvicorn = pytest.importorskip("uvicorn")
 from fastapi.testclient import TestClient
 
-from deepfake_audio.server import ServerSettings, api_keys_from_env, create_app
+from deepfake_audio.server import ServerSettings, api_keys_from_env, create_app, hosts_to_accept
 
 KIB = 1024
 SECURITY = {"x-content-type-options": "nosniff", "x-frame-options": "DENY", "referrer-policy": "no-referrer"}
@@ -37,7 +37,7 @@ class GatedDetector(Detector):
     gate: threading.Event
     calls: int
 
-    def __call__(self, source, *, name=None, sample_rate=None):  # noqa: ANN001, ANN204
+    def __call__(self, source, *, name=None, sample_rate=None):
         type(self).calls += 1
         if not type(self).gate.wait(timeout=20):
             raise AssertionError("gate never opened")
@@ -81,7 +81,7 @@ def one_file(name: str = "clip.wav", data: bytes | None = None) -> dict:
 
 
 @contextlib.contextmanager
-def live_server(app) -> Iterator[tuple[str, int]]:  # noqa: ANN001
+def live_server(app: object) -> Iterator[tuple[str, int]]:
     """The app on a real uvicorn socket on 127.0.0.1 (raw-socket tests need a real HTTP server)."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -225,6 +225,22 @@ def test_cross_origin_post_refused_unless_allowed(gated):
     assert opened.post("/detect", files=one_file(), headers={"origin": "https://other.example"}).status_code == 403
 
 
+def test_hosts_to_accept():
+    assert hosts_to_accept("127.0.0.1") == ("127.0.0.1", "localhost", "::1")
+    assert hosts_to_accept("0.0.0.0") is None
+    assert hosts_to_accept("127.0.0.1", ["detect.example"])[-1] == "detect.example"
+    assert hosts_to_accept("127.0.0.1", ["*"]) is None
+
+
+def test_serve_refuses_bad_settings_with_one_line():
+    from typer.testing import CliRunner
+
+    from deepfake_audio.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--workers", "0"])
+    assert result.exit_code == 2 and "workers must be at least 1" in result.output
+
+
 def test_host_header_checked_when_a_list_is_given(detector):
     client = TestClient(create_app(detector, allowed_hosts=("127.0.0.1", "localhost")), base_url="http://localhost:8000")
     assert client.get("/health").status_code == 200
@@ -285,14 +301,14 @@ def test_docs_off_by_default_and_on_by_switch(detector):
 # ---- workers, queue, time budget, batch -----------------------------------------------------------
 
 
-def _post_in_thread(client: TestClient, path: str = "/detect", **kwargs) -> tuple[threading.Thread, list]:  # noqa: ANN003
+def _post_in_thread(client: TestClient) -> tuple[threading.Thread, list]:
     out: list = []
-    thread = threading.Thread(target=lambda: out.append(client.post(path, files=kwargs.get("files", one_file()))))
+    thread = threading.Thread(target=lambda: out.append(client.post("/detect", files=one_file())))
     thread.start()
     return thread, out
 
 
-def _wait_until(condition, timeout: float = 10.0) -> None:  # noqa: ANN001
+def _wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     stop = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < stop, "condition never met"

@@ -215,6 +215,9 @@ def serve(
     allow_origins: Annotated[list[str] | None, typer.Option(
         "--allow-origin", help="Let web pages from this origin (e.g. https://app.example) call the API; "
                                "repeatable; '*' for any. Default: same origin only.")] = None,
+    allowed_hosts: Annotated[list[str] | None, typer.Option(
+        "--allowed-host", help="Also accept this Host header (repeatable; '*' for any), e.g. the public name "
+                               "a reverse proxy passes on. Default: loopback names when bound to loopback.")] = None,
     docs: Annotated[bool, typer.Option(help="Serve /docs (Swagger UI, loaded from a CDN) and /openapi.json.")] = False,
 ) -> None:
     """Serve the HTTP API and a small web page (needs the `serve` extra)."""
@@ -226,15 +229,13 @@ def serve(
         uvicorn = require("uvicorn", "serve")
         import torch
 
-        from deepfake_audio.server import ServerSettings, api_keys_from_env, create_app
-        from deepfake_audio.server.settings import LOOPBACK_HOSTS, is_loopback
+        from deepfake_audio.server import ServerSettings, api_keys_from_env, create_app, hosts_to_accept
 
         settings = ServerSettings(
             max_upload_mb=max_upload_mb, max_batch_files=max_batch_files, max_batch_mb=max_batch_mb,
             max_audio_seconds=max_audio_seconds, workers=workers, queue=queue, time_budget=time_budget,
             api_keys=tuple(api_keys or ()) + api_keys_from_env(), allow_origins=tuple(allow_origins or ()),
-            # Bound to loopback, only loopback names are accepted: this defeats DNS rebinding.
-            allowed_hosts=LOOPBACK_HOSTS if is_loopback(host) else None, docs=docs)
+            allowed_hosts=hosts_to_accept(host, allowed_hosts or ()), docs=docs)
         # Each worker runs the model in its own thread: split the cores between them.
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
         application = create_app(model, settings)

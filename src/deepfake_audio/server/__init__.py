@@ -8,6 +8,6 @@ acts on headers before the body is read: security headers, Host, CORS, API keys,
 """
 
 from deepfake_audio.server.app import create_app
-from deepfake_audio.server.settings import ServerSettings, api_keys_from_env
+from deepfake_audio.server.settings import ServerSettings, api_keys_from_env, hosts_to_accept
 
-__all__ = ["ServerSettings", "api_keys_from_env", "create_app"]
+__all__ = ["ServerSettings", "api_keys_from_env", "create_app", "hosts_to_accept"]

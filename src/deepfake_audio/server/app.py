@@ -65,7 +65,9 @@ def create_app(model: "Detector | str | os.PathLike | None" = None,
 
     @app.exception_handler(ServerBusy)
     async def busy(_: Request, e: ServerBusy) -> JSONResponse:
-        return JSONResponse({"detail": str(e)}, status_code=503, headers={"Retry-After": str(e.retry_after)})
+        # Closed after the answer: the refused upload is not drained first.
+        return JSONResponse({"detail": str(e)}, status_code=503,
+                            headers={"Retry-After": str(e.retry_after), "Connection": "close"})
 
     @app.exception_handler(OverTimeBudget)
     async def too_slow(_: Request, e: OverTimeBudget) -> JSONResponse:

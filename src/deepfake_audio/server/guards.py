@@ -45,10 +45,12 @@ def header(scope: Scope, name: bytes) -> str | None:
 
 
 async def send_error(send: Send, status: int, detail: str, headers: Headers = ()) -> None:
-    """A JSON `{"detail": ...}` answer, the same shape FastAPI gives its own errors."""
+    """A JSON `{"detail": ...}` answer, the same shape FastAPI gives its own errors. The connection is
+    closed after it: a refused request's body is never read (nor drained)."""
     body = json.dumps({"detail": detail}).encode()
     await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]})
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"), *headers]})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -199,9 +201,9 @@ class BodyLimit:
         declared = header(scope, b"content-length")
         if declared is not None:
             if not declared.strip().isdigit():
-                return await send_error(send, 400, "invalid Content-Length header", close)
+                return await send_error(send, 400, "invalid Content-Length header")
             if int(declared) > limit:
-                return await send_error(send, 413, too_large, close)
+                return await send_error(send, 413, too_large)
         received = 0
         cut = False
         started = False
@@ -229,7 +231,7 @@ class BodyLimit:
         except BodyTooLarge:
             if started:
                 raise
-            await send_error(send, 413, too_large, close)
+            await send_error(send, 413, too_large)
 
 
 def _size(n: int) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 
 API_KEYS_ENV = "DEEPFAKE_AUDIO_API_KEYS"
@@ -67,3 +67,14 @@ def api_keys_from_env(environ: Mapping[str, str] = os.environ) -> tuple[str, ...
 
 def is_loopback(host: str) -> bool:
     return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def hosts_to_accept(bind: str, extra: Iterable[str] = ()) -> tuple[str, ...] | None:
+    """Host headers a server bound to `bind` accepts (None: any). Bound to loopback, only loopback names
+    and `extra`: a web page whose name re-resolves to 127.0.0.1 (DNS rebinding) is then refused."""
+    extra = tuple(extra)
+    if "*" in extra:
+        return None
+    if extra or is_loopback(bind):
+        return (*LOOPBACK_HOSTS, *extra)
+    return None

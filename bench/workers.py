@@ -1,0 +1,99 @@
+"""Which kind of worker the server should score in: threads sharing one model, or processes each with
+its own, measured on the same uploads in one run.
+
+Each configuration runs the server's own job (`server.jobs.score_upload`: header check, decode,
+score) on `--uploads` copies of one clip's bytes: one thread (the baseline), N threads sharing one
+loaded model, and N spawned processes that each load the model once. Torch gets cores // N threads per
+worker in every configuration, as `deepfake-audio serve` sets it. Reported: uploads/s, the ratio to one
+thread, and resident memory (all processes together).
+
+    python bench/workers.py [--uploads 200] [--workers 2] [--clip-seconds 3] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+
+import torch
+
+from deepfake_audio.detector import Detector
+from deepfake_audio.server.jobs import DecodeBudget, score_upload
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from load import rss_mb, speechlike_wav
+from report import publish
+
+BUDGET = DecodeBudget(600.0, 4_000, 384_000)
+_detector: Detector | None = None  # one per process: set by `_load` in each worker process
+
+
+def _load(model: str | None, threads: int) -> None:
+    global _detector
+    torch.set_num_threads(threads)
+    _detector = Detector.from_pretrained(model, device="cpu")
+
+
+def _score_in_process(data: bytes) -> bool:
+    assert _detector is not None
+    return score_upload(_detector, data, "clip.wav", BUDGET).error is None
+
+
+def _run(executor: Executor, job: object, uploads: list[bytes]) -> float:
+    list(executor.map(job, uploads[:4]))  # warm-up: first calls pay one-off costs
+    started = time.perf_counter()
+    ok = list(executor.map(job, uploads))
+    elapsed = time.perf_counter() - started
+    assert all(ok), "an upload failed"
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--uploads", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--clip-seconds", type=float, default=3.0)
+    parser.add_argument("--model", default=None, help="checkpoint; default: the bundled model")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    load_average = os.getloadavg()[0]
+    uploads = [speechlike_wav(args.clip_seconds)] * args.uploads
+    threads_each = max(1, (os.cpu_count() or 1) // args.workers)
+
+    _load(args.model, os.cpu_count() or 1)
+    detector = _detector
+
+    def job(data: bytes) -> bool:
+        return score_upload(detector, data, "clip.wav", BUDGET).error is None
+
+    rows = []
+    with ThreadPoolExecutor(1) as pool:
+        single = _run(pool, job, uploads)
+    rows.append(("1 thread (baseline)", single, rss_mb(os.getpid())[0]))
+    torch.set_num_threads(threads_each)
+    with ThreadPoolExecutor(args.workers) as pool:
+        rows.append((f"{args.workers} threads, one shared model", _run(pool, job, uploads), rss_mb(os.getpid())[0]))
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(args.workers, mp_context=context, initializer=_load,
+                             initargs=(args.model, threads_each)) as pool:
+        elapsed = _run(pool, _score_in_process, uploads)
+        children = sum(rss_mb(p.pid)[0] for p in multiprocessing.active_children())
+    rows.append((f"{args.workers} processes, a model each", elapsed, rss_mb(os.getpid())[0] + children))
+
+    lines = [f"`python bench/workers.py --uploads {args.uploads} --workers {args.workers}`: the server's job "
+             f"(header check, decode, score) on {args.uploads} uploads of a {args.clip_seconds:g} s WAV, "
+             f"model {'bundled' if args.model is None else Path(args.model).name}, {os.cpu_count()} cores, "
+             f"load average {load_average:.1f} at the start (shared machine: compare the ratios).", "",
+             "| workers | uploads/s | vs 1 thread | RSS, all processes |", "|---|---|---|---|"]
+    for label, elapsed, rss in rows:
+        lines.append(f"| {label} | {args.uploads / elapsed:.1f} | {single / elapsed:.2f}x | {rss:.0f} MB |")
+    publish("Server workers: threads or processes (bench/workers.py)", lines, write=not args.no_write)
+
+
+if __name__ == "__main__":
+    main()
