@@ -317,7 +317,7 @@ def _wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
 
 def test_health_answers_while_a_slow_request_is_scored(gated):
     cls = type(gated)
-    with TestClient(create_app(gated, workers=1)) as client:
+    with TestClient(create_app(gated, workers=1, max_batch_files=1)) as client:
         thread, out = _post_in_thread(client)
         _wait_until(lambda: cls.calls == 1)  # the upload is inside the (blocked) worker
         assert client.get("/health").status_code == 200
@@ -330,7 +330,7 @@ def test_health_answers_while_a_slow_request_is_scored(gated):
 
 def test_queue_full_answers_503_with_retry_after(gated):
     cls = type(gated)
-    with TestClient(create_app(gated, workers=1, queue=1)) as client:
+    with TestClient(create_app(gated, workers=1, queue=1, max_batch_files=2)) as client:
         first, out1 = _post_in_thread(client)
         _wait_until(lambda: cls.calls == 1)
         second, out2 = _post_in_thread(client)  # waits in the queue
@@ -347,7 +347,7 @@ def test_queue_full_answers_503_with_retry_after(gated):
 
 def test_time_budget_answers_504(gated):
     cls = type(gated)
-    with TestClient(create_app(gated, workers=1, time_budget=0.3)) as client:
+    with TestClient(create_app(gated, workers=1, time_budget=0.3, max_batch_files=2)) as client:
         late = client.post("/detect", files=one_file("slow.wav"))
         assert late.status_code == 504 and "slow.wav" in late.json()["detail"]
         cls.gate.set()
@@ -371,6 +371,20 @@ def test_batch_in_order_with_a_bad_file(detector):
     assert too_many.status_code == 400 and "1 to 4 files" in too_many.json()["detail"]
 
 
+def test_concurrent_workers_give_the_same_scores_as_one(detector):
+    files = [("files", (f"{i}.wav", wav(2.5), "audio/wav")) for i in range(4)]
+    parallel = TestClient(create_app(detector, workers=4)).post("/detect/batch", files=files).json()
+    serial = TestClient(create_app(detector, workers=1)).post("/detect/batch", files=files).json()
+    assert [r["error"] for r in parallel] == [None] * 4
+    assert [{**r, "path": ""} for r in parallel] == [{**r, "path": ""} for r in serial]
+    assert all(r["score"] == parallel[0]["score"] for r in parallel)
+
+
+def test_batch_larger_than_the_queue_is_a_configuration_error():
+    with pytest.raises(ValueError, match="max_batch_files"):
+        ServerSettings(workers=2, queue=4, max_batch_files=16)
+
+
 def test_batch_file_over_the_file_limit_is_reported_alone(detector):
     client = TestClient(create_app(detector, max_upload_mb=0.05))
     files = [("files", ("small.wav", wav(1.0), "audio/wav")), ("files", ("big.wav", wav(3.0), "audio/wav"))]
@@ -379,7 +393,7 @@ def test_batch_file_over_the_file_limit_is_reported_alone(detector):
 
 
 def test_batch_over_the_time_budget_reports_each_file(gated):
-    with TestClient(create_app(gated, workers=1, time_budget=0.3)) as client:
+    with TestClient(create_app(gated, workers=1, time_budget=0.3, max_batch_files=2)) as client:
         results = client.post("/detect/batch", files=[("files", (f"{i}.wav", wav(), "audio/wav"))
                                                        for i in range(2)]).json()
     type(gated).gate.set()

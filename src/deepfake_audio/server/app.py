@@ -74,7 +74,7 @@ def create_app(model: "Detector | str | os.PathLike | None" = None,
         return JSONResponse({"detail": str(e)}, status_code=504)
 
     @app.get("/", response_class=HTMLResponse)
-    def index() -> str:
+    async def index() -> str:
         return page
 
     @app.get("/health")
@@ -139,7 +139,7 @@ def create_app(model: "Detector | str | os.PathLike | None" = None,
         docs_page = get_swagger_ui_html(openapi_url="/openapi.json", title="deepfake-audio API").body.decode()
 
         @app.get("/docs", include_in_schema=False)
-        def docs() -> HTMLResponse:
+        async def docs() -> HTMLResponse:
             return HTMLResponse(docs_page)
 
     page_csp = {"/": inline_csp(page)}

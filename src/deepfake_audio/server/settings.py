@@ -41,6 +41,9 @@ class ServerSettings:
                 raise ValueError(f"{name} must be at least 1; got {getattr(self, name)}")
         if self.queue < 0:
             raise ValueError(f"queue must be >= 0; got {self.queue}")
+        if self.max_batch_files > self.workers + self.queue:  # a batch takes a slot per file
+            raise ValueError(f"max_batch_files ({self.max_batch_files}) must not exceed workers + queue "
+                             f"({self.workers + self.queue}): such a batch could never be admitted")
         if not 0 < self.min_sample_rate <= self.max_sample_rate:
             raise ValueError(f"need 0 < min_sample_rate <= max_sample_rate; got {self.min_sample_rate}, "
                              f"{self.max_sample_rate}")
