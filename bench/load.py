@@ -5,8 +5,8 @@ Starts `deepfake-audio serve` as a child process on 127.0.0.1 (only), waits for 
 - load: `--clients` clients, each POSTing the clip to /detect in a loop for `--seconds` (and at most
   `--max-requests` in all), while a separate prober process GETs /health every 50 ms;
   requests/s, upload latency p50/p99, /health p50/p99, errors, server RSS before/after (and peak);
-- abuse: a 16 KB WAV whose header claims 1 Hz, and a request head announcing a 1 GB body followed by
-  a few bytes: status, time to answer, server RSS after.
+- abuse: a 16 KB WAV whose header claims 1 Hz, a small FLAC of one hour of silence, and a request head
+  announcing a 1 GB body followed by a few bytes: status, time to answer, server RSS after.
 Several `--workers` values (e.g. `--workers 1,2`) run one after another, each on a fresh server, so the
 thread scaling is measured in the same run. The clients share the machine's cores with the server.
 
@@ -59,6 +59,16 @@ def wav_claiming_rate(sample_rate: int, data_bytes: int) -> bytes:
     fmt = struct.pack("<HHIIHH", 1, 1, sample_rate, sample_rate * 2, 2, 16)
     return (b"RIFF" + struct.pack("<I", 4 + 8 + len(fmt) + 8 + len(data)) + b"WAVE" + b"fmt "
             + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data)
+
+
+def silent_flac(seconds: float, sample_rate: int = 8_000) -> bytes:
+    """FLAC of digital silence: tiny on disk (about 50 KB per hour), long once decoded."""
+    buffer = io.BytesIO()
+    with sf.SoundFile(buffer, "w", sample_rate, 1, format="FLAC", subtype="PCM_16") as f:
+        block = np.zeros(60 * sample_rate, dtype=np.int16)
+        for _ in range(int(seconds // 60)):
+            f.write(block)
+    return buffer.getvalue()
 
 
 def rss_mb(pid: int) -> tuple[float, float]:
@@ -190,9 +200,10 @@ async def run_clients(port: int, clip: bytes, clients: int, seconds: float, max_
 def timed_upload(port: int, name: str, data: bytes) -> tuple[int, float]:
     import httpx
 
-    started = time.perf_counter()
-    response = httpx.post(f"http://{HOST}:{port}/detect", files={"file": (name, data, "audio/wav")}, timeout=600)
-    return response.status_code, time.perf_counter() - started
+    with httpx.Client(base_url=f"http://{HOST}:{port}", timeout=600) as http:  # made before the clock starts
+        started = time.perf_counter()
+        response = http.post("/detect", files={"file": (name, data, "audio/wav")})
+        return response.status_code, time.perf_counter() - started
 
 
 def timed_huge_content_length(port: int) -> tuple[int, float]:
@@ -214,13 +225,15 @@ def timed_huge_content_length(port: int) -> tuple[int, float]:
 # ---- one configuration ----------------------------------------------------------------------------
 
 
-def measure(workers: int, args: argparse.Namespace, clip: bytes) -> dict:
+def measure(workers: int, args: argparse.Namespace, clip: bytes, silent_hour: bytes) -> dict:
     port = free_port()
     with tempfile.TemporaryFile() as log:
-        return _measure(start_server(port, workers, args.queue, args.model, log), port, workers, args, clip)
+        server = start_server(port, workers, args.queue, args.model, log)
+        return _measure(server, port, workers, args, clip, silent_hour)
 
 
-def _measure(server: subprocess.Popen, port: int, workers: int, args: argparse.Namespace, clip: bytes) -> dict:
+def _measure(server: subprocess.Popen, port: int, workers: int, args: argparse.Namespace, clip: bytes,
+             silent_hour: bytes) -> dict:
     try:
         idle_probe, idle_queue = health_during(port, 3.0)
         idle_probe.join()
@@ -234,6 +247,8 @@ def _measure(server: subprocess.Popen, port: int, workers: int, args: argparse.N
         rss_after, rss_peak = rss_mb(server.pid)
         one_hz_status, one_hz_time = timed_upload(port, "1hz.wav", wav_claiming_rate(1, 16 * 1024))
         rss_one_hz, _ = rss_mb(server.pid)
+        hour_status, hour_time = timed_upload(port, "hour.flac", silent_hour)
+        rss_hour, _ = rss_mb(server.pid)
         huge_status, huge_time = timed_huge_content_length(port)
         rss_huge, peak_end = rss_mb(server.pid)
         health_after = health_during(port, 1.0)
@@ -250,7 +265,7 @@ def _measure(server: subprocess.Popen, port: int, workers: int, args: argparse.N
         "health_p99": percentile(health, 99), "health_max": max(health, default=float("nan")),
         "health_probes": len(health), "health_failures": health_failures,
         "rss_before": rss_before, "rss_after": rss_after, "rss_peak": rss_peak,
-        "one_hz": (one_hz_status, one_hz_time, rss_one_hz), "huge": (huge_status, huge_time, rss_huge),
+        "one_hz": (one_hz_status, one_hz_time, rss_one_hz), "hour": (hour_status, hour_time, rss_hour), "huge": (huge_status, huge_time, rss_huge),
         "peak_end": peak_end, "alive_after": alive,
     }
 
@@ -269,8 +284,9 @@ def main() -> None:
     if not 1 <= args.clients <= 256 or not 0 < args.seconds <= 600:
         raise SystemExit("--clients must be 1-256 and --seconds 0-600: this is a bounded benchmark")
     clip = speechlike_wav(args.clip_seconds)
+    silent_hour = silent_flac(3600)
     load_average = os.getloadavg()[0]
-    runs = [measure(int(w), args, clip) for w in args.workers.split(",")]
+    runs = [measure(int(w), args, clip, silent_hour) for w in args.workers.split(",")]
 
     lines = [
         f"`python bench/load.py --clients {args.clients} --seconds {args.seconds:g} --workers {args.workers}`: "
@@ -296,6 +312,8 @@ def main() -> None:
               "|---|---|---|---|---|---|"]
     for r in runs:
         for label, (status, seconds, rss) in (("16 KB WAV whose header claims 1 Hz", r["one_hz"]),
+                                              (f"{len(silent_hour) // 1024} KB FLAC of 1 h of silence",
+                                               r["hour"]),
                                               ("`Content-Length: 1073741824`, 64 bytes sent", r["huge"])):
             lines.append(f"| {r['workers']} | {label} | {status or 'no answer'} | {1000 * seconds:.0f} ms | "
                          f"{rss:.0f} MB | {'ok' if r['alive_after'] else 'NO ANSWER'} |")

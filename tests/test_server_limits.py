@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
+import numpy as np
 import pytest
 import soundfile as sf
 import torch
@@ -179,6 +180,10 @@ def test_decode_budget_refuses_a_tiny_file_claiming_1_hz(detector):
     long = TestClient(create_app(detector, max_audio_seconds=5)).post(
         "/detect", files=one_file("long.wav", wav_claiming_rate(4000, 80_000)))
     assert long.status_code == 400 and "at most 5 s" in long.json()["detail"]
+    silence = io.BytesIO()  # 11 minutes of digital silence: 30 KB of FLAC
+    sf.write(silence, np.zeros(660 * 4000, dtype=np.int16), 4000, format="FLAC")
+    eleven_minutes = client.post("/detect", files=one_file("quiet.flac", silence.getvalue()))
+    assert eleven_minutes.status_code == 400 and "at most 600 s" in eleven_minutes.json()["detail"]
 
 
 # ---- API keys, CORS, Host -------------------------------------------------------------------------
