@@ -3,11 +3,13 @@ its own, measured on the same uploads in one run.
 
 Each configuration runs the server's own job (`server.jobs.score_upload`: header check, decode,
 score) on `--uploads` copies of one clip's bytes: one thread (the baseline), N threads sharing one
-loaded model, and N spawned processes that each load the model once. Torch gets cores // N threads per
-worker in every configuration, as `deepfake-audio serve` sets it. Reported: uploads/s, the ratio to one
-thread, and resident memory (all processes together).
+loaded model, and N spawned processes that each load the model once; the kinds take turns, round by
+round, so a shift in the machine's load touches each of them. Torch gets its thread count (the cores,
+or OMP_NUM_THREADS) divided by N per worker, as `deepfake-audio serve` sets it. Reported: uploads/s, the ratio to one
+thread, and resident memory of what holds the model (this process for threads; the worker processes
+together for processes, where the server's own process would come on top).
 
-    python bench/workers.py [--uploads 200] [--workers 2] [--clip-seconds 3] [--no-write]
+    python bench/workers.py [--uploads 60] [--repeats 3] [--workers 2] [--clip-seconds 3] [--no-write]
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import statistics
 import sys
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -55,7 +58,8 @@ def _run(executor: Executor, job: object, uploads: list[bytes]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--uploads", type=int, default=200)
+    parser.add_argument("--uploads", type=int, default=60, help="uploads per round and kind")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds; the median is reported")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--clip-seconds", type=float, default=3.0)
     parser.add_argument("--model", default=None, help="checkpoint; default: the bundled model")
@@ -63,33 +67,45 @@ def main() -> None:
     args = parser.parse_args()
     load_average = os.getloadavg()[0]
     uploads = [speechlike_wav(args.clip_seconds)] * args.uploads
-    threads_each = max(1, (os.cpu_count() or 1) // args.workers)
+    threads_all = torch.get_num_threads()  # the cores, or OMP_NUM_THREADS
+    threads_each = max(1, threads_all // args.workers)
 
-    _load(args.model, os.cpu_count() or 1)
+    _load(args.model, threads_all)
     detector = _detector
 
     def job(data: bytes) -> bool:
         return score_upload(detector, data, "clip.wav", BUDGET).error is None
 
-    rows = []
-    with ThreadPoolExecutor(1) as pool:
-        single = _run(pool, job, uploads)
-    rows.append(("1 thread (baseline)", single, rss_mb(os.getpid())[0]))
-    torch.set_num_threads(threads_each)
-    with ThreadPoolExecutor(args.workers) as pool:
-        rows.append((f"{args.workers} threads, one shared model", _run(pool, job, uploads), rss_mb(os.getpid())[0]))
+    # The three kinds run interleaved, `--repeats` rounds, so a change in the machine's load hits all
+    # of them alike; the median round is reported.
+    single_pool, thread_pool = ThreadPoolExecutor(1), ThreadPoolExecutor(args.workers)
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(args.workers, mp_context=context, initializer=_load,
-                             initargs=(args.model, threads_each)) as pool:
-        elapsed = _run(pool, _score_in_process, uploads)
-        children = sum(rss_mb(p.pid)[0] for p in multiprocessing.active_children())
-    rows.append((f"{args.workers} processes, a model each", elapsed, rss_mb(os.getpid())[0] + children))
+    process_pool = ProcessPoolExecutor(args.workers, mp_context=context, initializer=_load,
+                                       initargs=(args.model, threads_each))
+    kinds = {
+        "1 thread (baseline)": (single_pool, job, threads_all),
+        f"{args.workers} threads, one shared model": (thread_pool, job, threads_each),
+        f"{args.workers} processes, a model each": (process_pool, _score_in_process, threads_each),
+    }
+    times: dict[str, list[float]] = {label: [] for label in kinds}
+    memory: dict[str, float] = {}
+    with single_pool, thread_pool, process_pool:
+        for _ in range(args.repeats):
+            for label, (pool, work, threads) in kinds.items():
+                torch.set_num_threads(threads)
+                times[label].append(_run(pool, work, uploads))
+                memory[label] = (sum(rss_mb(p.pid)[0] for p in multiprocessing.active_children())
+                                 if pool is process_pool else rss_mb(os.getpid())[0])
+    rows = [(label, statistics.median(elapsed), memory[label]) for label, elapsed in times.items()]
+    single = rows[0][1]
 
-    lines = [f"`python bench/workers.py --uploads {args.uploads} --workers {args.workers}`: the server's job "
-             f"(header check, decode, score) on {args.uploads} uploads of a {args.clip_seconds:g} s WAV, "
+    lines = [f"`python bench/workers.py --uploads {args.uploads} --repeats {args.repeats} --workers {args.workers}`: "
+             f"the server's job (header check, decode, score) on {args.uploads} uploads of a {args.clip_seconds:g} s "
+             f"WAV per round, median of {args.repeats} interleaved rounds, "
              f"model {'bundled' if args.model is None else Path(args.model).name}, {os.cpu_count()} cores, "
+             f"torch threads {threads_all} (1 worker) and {threads_each} (each of {args.workers}), "
              f"load average {load_average:.1f} at the start (shared machine: compare the ratios).", "",
-             "| workers | uploads/s | vs 1 thread | RSS, all processes |", "|---|---|---|---|"]
+             "| workers | uploads/s | vs 1 thread | RSS of the process(es) holding the model |", "|---|---|---|---|"]
     for label, elapsed, rss in rows:
         lines.append(f"| {label} | {args.uploads / elapsed:.1f} | {single / elapsed:.2f}x | {rss:.0f} MB |")
     publish("Server workers: threads or processes (bench/workers.py)", lines, write=not args.no_write)

@@ -221,8 +221,6 @@ def serve(
     docs: Annotated[bool, typer.Option(help="Serve /docs (Swagger UI, loaded from a CDN) and /openapi.json.")] = False,
 ) -> None:
     """Serve the HTTP API and a small web page (needs the `serve` extra)."""
-    import os
-
     from deepfake_audio.errors import require
 
     try:
@@ -236,8 +234,9 @@ def serve(
             max_audio_seconds=max_audio_seconds, workers=workers, queue=queue, time_budget=time_budget,
             api_keys=tuple(api_keys or ()) + api_keys_from_env(), allow_origins=tuple(allow_origins or ()),
             allowed_hosts=hosts_to_accept(host, allowed_hosts or ()), docs=docs)
-        # Each worker runs the model in its own thread: split the cores between them.
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+        # Each worker runs the model in its own thread: split the intra-op threads (the cores, or
+        # OMP_NUM_THREADS) between them, or they oversubscribe the cores and stall in OpenMP barriers.
+        torch.set_num_threads(max(1, torch.get_num_threads() // workers))
         application = create_app(model, settings)
     except (DeepfakeAudioError, ValueError) as e:
         raise _fail(str(e)) from None
