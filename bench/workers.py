@@ -5,9 +5,9 @@ Each configuration runs the server's own job (`server.jobs.score_upload`: header
 score) on `--uploads` copies of one clip's bytes: one thread (the baseline), N threads sharing one
 loaded model, and N spawned processes that each load the model once; the kinds take turns, round by
 round, so a shift in the machine's load touches each of them. Torch gets its thread count (the cores,
-or OMP_NUM_THREADS) divided by N per worker, as `deepfake-audio serve` sets it. Reported: uploads/s, the ratio to one
-thread, and resident memory of what holds the model (this process for threads; the worker processes
-together for processes, where the server's own process would come on top).
+or OMP_NUM_THREADS) divided by N per worker, as `deepfake-audio serve` sets it. Reported: uploads/s,
+the ratio to one thread, and resident memory of what holds the model (this process for threads; the
+worker processes together for processes, where the server's own process would come on top).
 
     python bench/workers.py [--uploads 60] [--repeats 3] [--workers 2] [--clip-seconds 3] [--no-write]
 """

@@ -18,7 +18,8 @@ from deepfake_audio.detector import Detector
 from deepfake_audio.errors import require
 from deepfake_audio.server.settings import ServerSettings
 
-OPEN_PATHS = ("/", "/health")  # answered without an API key: the page must load to ask for one
+# Answered without an API key: the page must load to ask for one (and browsers fetch the icon with it).
+OPEN_PATHS = ("/", "/health", "/favicon.ico")
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and part headers around one file
 OTHER_BODY_LIMIT = 64 * 1024  # endpoints that take no upload
 SWAGGER_CDN = "https://cdn.jsdelivr.net"  # where FastAPI's /docs page loads Swagger UI from
