@@ -34,7 +34,7 @@ def _wav_bytes(seconds: float, format: str = "WAV") -> bytes:
 
 def test_page_health_info(client):
     assert "<form" in client.get("/").text
-    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/health").json() == {"status": "ok", "api_key_required": False}
     assert client.get("/info").json()["model"] == "seed-cnn"
 
 

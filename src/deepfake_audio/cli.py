@@ -252,19 +252,46 @@ def serve(
     model: Annotated[Path | None, typer.Option(help="Checkpoint; default: the bundled model.")] = None,
     host: Annotated[str, typer.Option(help="Address to bind; keep 127.0.0.1 unless behind a proxy.")] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
-    max_upload_mb: Annotated[float, typer.Option(help="Largest accepted upload.")] = 50.0,
+    max_upload_mb: Annotated[float, typer.Option(help="Largest accepted file, in MiB.")] = 50.0,
+    max_batch_files: Annotated[int, typer.Option(help="Most files in one POST /detect/batch.")] = 16,
+    max_batch_mb: Annotated[float, typer.Option(help="Largest POST /detect/batch body, in MiB.")] = 100.0,
+    max_audio_seconds: Annotated[float, typer.Option(help="Longest audio scored (from the file header, "
+                                                          "checked before decoding).")] = 600.0,
+    workers: Annotated[int, typer.Option(help="Threads that decode and score (sharing one model).")] = 2,
+    queue: Annotated[int, typer.Option(help="Requests that may wait for a worker; more get 503.")] = 32,
+    time_budget: Annotated[float, typer.Option(help="Seconds per request, waiting included; then 504.")] = 30.0,
+    api_keys: Annotated[list[str] | None, typer.Option(
+        "--api-key", help="Require this key (repeatable); also read from DEEPFAKE_AUDIO_API_KEYS, "
+                          "comma-separated, which keeps keys out of the process list.")] = None,
+    allow_origins: Annotated[list[str] | None, typer.Option(
+        "--allow-origin", help="Let web pages from this origin (e.g. https://app.example) call the API; "
+                               "repeatable; '*' for any. Default: same origin only.")] = None,
+    allowed_hosts: Annotated[list[str] | None, typer.Option(
+        "--allowed-host", help="Also accept this Host header (repeatable; '*' for any), e.g. the public name "
+                               "a reverse proxy passes on. Default: loopback names when bound to loopback.")] = None,
+    docs: Annotated[bool, typer.Option(help="Serve /docs (Swagger UI, loaded from a CDN) and /openapi.json.")] = False,
 ) -> None:
     """Serve the HTTP API and a small web page (needs the `serve` extra)."""
     from deepfake_audio.errors import require
 
     try:
         uvicorn = require("uvicorn", "serve")
-        from deepfake_audio.server import create_app
+        import torch
 
-        application = create_app(model, max_upload_mb=max_upload_mb)
-    except DeepfakeAudioError as e:
+        from deepfake_audio.server import ServerSettings, api_keys_from_env, create_app, hosts_to_accept
+
+        settings = ServerSettings(
+            max_upload_mb=max_upload_mb, max_batch_files=max_batch_files, max_batch_mb=max_batch_mb,
+            max_audio_seconds=max_audio_seconds, workers=workers, queue=queue, time_budget=time_budget,
+            api_keys=tuple(api_keys or ()) + api_keys_from_env(), allow_origins=tuple(allow_origins or ()),
+            allowed_hosts=hosts_to_accept(host, allowed_hosts or ()), docs=docs)
+        # Each worker runs the model in its own thread: split the intra-op threads (the cores, or
+        # OMP_NUM_THREADS) between them, or they oversubscribe the cores and stall in OpenMP barriers.
+        torch.set_num_threads(max(1, torch.get_num_threads() // workers))
+        application = create_app(model, settings)
+    except (DeepfakeAudioError, ValueError) as e:
         raise _fail(str(e)) from None
-    uvicorn.run(application, host=host, port=port)
+    uvicorn.run(application, host=host, port=port, server_header=False)
 
 
 @app.command()
