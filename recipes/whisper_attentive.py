@@ -127,7 +127,7 @@ def main() -> None:
             loss.backward()
             optimiser.step()
             scheduler.step()
-            total += float(loss) * len(batch)
+            total += float(loss.detach()) * len(batch)
         scores = score(model, data, val_idx, 256)
         labels = data.label[val_idx]
         eer, threshold = compute_eer(scores[labels == 1], scores[labels == 0])
