@@ -65,5 +65,5 @@ def explain_windows(
         base = p_fake(score)
         deltas = [(base - p_fake(s), band) for s, band in zip(row, bands)]
         deltas.sort(key=lambda d: -abs(d[0]))
-        out.append([{"band_hz": [lo, hi], "delta": round(d, 4)} for d, (lo, hi) in deltas[:top_k]])
+        out.append([{"band_hz": [lo, hi], "delta": round(float(d), 4)} for d, (lo, hi) in deltas[:top_k]])
     return out

@@ -1,8 +1,9 @@
 """HTTP API and a small web page around one loaded `Detector`.
 
 `create_app` is a factory: nothing is loaded at import time, and tests pass their own detector.
-Endpoints: `GET /` (upload page), `GET /health`, `GET /info`, `POST /detect` (multipart field `file`)
-returning the same JSON object per file as `detect --json`; 400 for undecodable audio, 413 for uploads
+Endpoints: `GET /` (upload page), `GET /health`, `GET /info`, `POST /detect` (multipart field `file`;
+`explain=true` as a query parameter or form field adds per-window explanations) returning the same JSON
+object per file as `detect --json`; 400 for undecodable audio, 413 for uploads
 over the size limit.
 """
 
@@ -20,7 +21,7 @@ def create_app(model: "Detector | str | os.PathLike | None" = None, *, max_uploa
     """Build the FastAPI app around a detector (or the checkpoint at `model`, or the bundled one)."""
     fastapi = require("fastapi", "serve")
     require("multipart", "serve")
-    from fastapi import File, HTTPException, UploadFile
+    from fastapi import File, Form, HTTPException, Query, UploadFile
     from fastapi.responses import HTMLResponse
 
     detector = model if isinstance(model, Detector) else Detector.from_pretrained(model)
@@ -43,13 +44,15 @@ def create_app(model: "Detector | str | os.PathLike | None" = None, *, max_uploa
                 "validation_eer": detector.info.extra.get("val_eer")}
 
     @app.post("/detect")
-    async def detect(file: UploadFile = File(...)) -> dict:
+    async def detect(file: UploadFile = File(...), explain: bool = Query(False),
+                     explain_field: bool = Form(False, alias="explain")) -> dict:
+        # `explain` as a query parameter (?explain=true) or a form field: per-window band explanations.
         data = await file.read(max_bytes + 1)
         if len(data) > max_bytes:
             raise HTTPException(413, f"{file.filename}: upload larger than {max_upload_mb:g} MB")
         name = file.filename or "upload"
         try:
-            prediction = detector(data, name=name)
+            prediction = detector(data, name=name, explain=explain or explain_field)
         except DeepfakeAudioError as e:
             raise HTTPException(400, str(e)) from e
         if prediction.error:
