@@ -308,6 +308,10 @@ def main() -> None:
               f"around the spans and {best['false_per_hour_long'] * real_hours:.0f} in the long real recordings. "
               "Spans detected by the chosen rule, per spoof system (all lengths): "
               + ", ".join(f"{k} {hit}/{n}" for k, (hit, n) in best["by_system"].items()) + "."]
+    lines.append(f"Caveats: every recording is built from the same {distinct_real_s / 60:.1f} min of distinct bona fide "
+                 "audio (in different orders), so the false-alarm rate rests on that much real speech, not on "
+                 "independent hours; spans join clips of different speakers; the rule is picked and measured on the "
+                 "same recordings.")
     if current["rule"] == best["rule"]:
         lines.append("The rule in use is the chosen one.")
     else:
@@ -316,8 +320,12 @@ def main() -> None:
     publish("segments", lines, write=not args.no_write)
     RESULTS.parent.mkdir(exist_ok=True)
     if not args.no_write:
-        RESULTS.write_text(json.dumps({"model": model_name, "chosen": best, "in_use": current, "baselines": baselines,
-                                       "candidates": results}, indent=1) + "\n")
+        setup = {"sources": sorted(sources), "how_sources_were_found": how_found, "real_recordings": len(real),
+                 "real_minutes": args.real_minutes, "trials_per_span": args.trials, "context_s": args.context,
+                 "max_false_per_hour": args.max_false_per_hour, "seed": args.seed,
+                 "distinct_real_minutes": round(distinct_real_s / 60, 2), "seconds": round(elapsed)}
+        RESULTS.write_text(json.dumps({"model": model_name, "setup": setup, "chosen": best, "in_use": current,
+                                       "baselines": baselines, "candidates": results}, indent=1) + "\n")
     print("clips used (relative to the manifest):")
     for path in bona_used + spoof_used:
         print("  " + str(path.relative_to(args.manifest.parent)))

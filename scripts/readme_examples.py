@@ -66,8 +66,8 @@ def segments_rates() -> str:
     detection = ", ".join(f"{100 * rate:.0f}% of {length} s spans" for length, rate in chosen["detection"].items())
     return (f"Measured by `bench/segments.py` for {results['model']} on held-out development clips (table in "
             f"[BENCHMARKS.md](BENCHMARKS.md#segments)): {chosen['false_per_hour']:.2f} false segments per hour of real "
-            f"speech, {chosen['real_recordings_flagged']} of {len(results.get('real_recordings', [])) or 'the'} "
-            f"10-minute real recordings flagged; detected: {detection}. Rule: p_fake >= {rule['min_p_fake']:g} after "
+            f"speech, {chosen['real_recordings_flagged']} of {results['setup']['real_recordings']} "
+            f"{results['setup']['real_minutes']:g}-minute real recordings flagged; detected: {detection}. Rule: p_fake >= {rule['min_p_fake']:g} after "
             f"smoothing over {rule['smooth_s']:g} s, for at least {rule['min_span_s']:g} s.")
 
 
