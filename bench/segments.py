@@ -324,8 +324,11 @@ def main() -> None:
                  "real_minutes": args.real_minutes, "trials_per_span": args.trials, "context_s": args.context,
                  "max_false_per_hour": args.max_false_per_hour, "seed": args.seed,
                  "distinct_real_minutes": round(distinct_real_s / 60, 2), "seconds": round(elapsed)}
-        RESULTS.write_text(json.dumps({"model": model_name, "setup": setup, "chosen": best, "in_use": current,
-                                       "baselines": baselines, "candidates": results}, indent=1) + "\n")
+        head = json.dumps({"model": model_name, "setup": setup, "chosen": best, "in_use": current,
+                           "baselines": baselines}, indent=1)
+        # One line per candidate rule: 330 of them would be 35,000 lines indented.
+        rows = ",\n".join("  " + json.dumps(r) for r in results)
+        RESULTS.write_text(head[:-2] + f',\n "candidates": [\n{rows}\n ]\n}}\n')
     print("clips used (relative to the manifest):")
     for path in bona_used + spoof_used:
         print("  " + str(path.relative_to(args.manifest.parent)))
