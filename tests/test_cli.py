@@ -77,6 +77,10 @@ def test_train_then_evaluate_writes_every_report_file(labelled_folder, tmp_path)
     report = json.loads((out / "report.json").read_text())
     assert report["num_trials"] == 8 and 0.0 <= report["eer"] <= 1.0
     assert len((out / "scores.txt").read_text().splitlines()) == 8
+    # The model was trained on half of these clips and validated on the other half; evaluate says so.
+    (warning,) = report["warnings"]
+    assert warning.startswith("4 of 8 evaluated clips (50%) were in this model's training data")
+    assert warning in (out / "report.md").read_text()
 
 
 def test_evaluate_under_degradation_and_with_asv_scores(labelled_folder, tmp_path):

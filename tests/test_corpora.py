@@ -267,7 +267,7 @@ def test_csv_id_column_and_duplicates(tmp_path: Path) -> None:
 @requires_shared_data()
 def test_real_dev_manifest() -> None:
     trials = read_dataset("csv", SHARED_DATA / "manifest.csv")
-    assert len(trials) == 2906
+    assert len(trials) == 3062
     assert sum(t.label is Label.BONAFIDE for t in trials) == 1394
     assert all((t.system == "bonafide") == (t.label is Label.BONAFIDE) for t in trials)
 
@@ -328,12 +328,18 @@ def test_missing_audio_is_one_summary_error(tmp_path: Path) -> None:
 def test_missing_protocol_file(tmp_path: Path) -> None:
     la = make_asvspoof2019_la(tmp_path)
     (la / "ASVspoof2019_LA_cm_protocols" / "ASVspoof2019.LA.cm.train.trn.txt").unlink()
+    # Without a subset, the partitions the tree holds are read: evaluating needs no training protocol.
+    assert Counter(t.subset for t in read_dataset("asvspoof2019-la", la)) == {"dev": 2, "eval": 3}
     with pytest.raises(
         ProtocolError,
         match=r"ASVspoof2019\.LA\.cm\.train\.trn\.txt: ASVspoof 2019 LA train protocol not found",
     ):
-        read_dataset("asvspoof2019-la", la)
+        read_dataset("asvspoof2019-la", la, subset="train")
     assert len(read_dataset("asvspoof2019-la", la, subset="eval")) == 3
+    for name in ("dev.trl", "eval.trl"):
+        (la / "ASVspoof2019_LA_cm_protocols" / f"ASVspoof2019.LA.cm.{name}.txt").unlink()
+    with pytest.raises(ProtocolError, match="train protocol not found"):  # nothing there: the first is named
+        read_dataset("asvspoof2019-la", la)
     with pytest.raises(ProtocolError, match="no such file or folder"):
         read_dataset("in-the-wild", tmp_path / "absent")
     with pytest.raises(ProtocolError, match="takes a manifest file as root"):

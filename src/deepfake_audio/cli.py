@@ -26,6 +26,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help: typer's rich panels print every flag as if it took a `<bool>` value.
+    rich_markup_mode=None,
 )
 
 
@@ -42,6 +44,9 @@ def detect(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array, an object per file.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV: path,label,p_fake,score,duration,error.")] = False,
     timeline: Annotated[bool, typer.Option(help="Also print each file's per-window scores (table output).")] = False,
+    explain: Annotated[bool, typer.Option("--explain", help=(
+        "Per window, the frequency bands that moved its score most (adds `explanation` to each window; "
+        "one extra scoring pass per band, about 9x slower)."))] = False,
     hop: Annotated[float, typer.Option(help="Window hop as a fraction of the model's window (0-1].")] = 0.5,
     aggregate: Annotated[str, typer.Option(help="mean (default) or min (most fake-looking window).")] = "mean",
     batch_size: Annotated[int, typer.Option(help="Windows scored per forward pass.")] = 32,
@@ -69,7 +74,7 @@ def detect(
     writer = csv.writer(sys.stdout) if as_csv else None
     if writer:
         writer.writerow(["path", "label", "p_fake", "score", "duration", "error"])
-    for prediction in detector.detect_files(files):
+    for prediction in detector.detect_files(files, explain=explain):
         failed += prediction.error is not None
         if as_json:
             results.append(prediction.to_dict())
@@ -77,7 +82,7 @@ def detect(
             writer.writerow([prediction.path, prediction.label or "", _fmt(prediction.p_fake),
                              _fmt(prediction.score), _fmt(prediction.duration), prediction.error or ""])
         else:
-            _print_prediction(prediction, timeline)
+            _print_prediction(prediction, timeline or explain)
     if as_json:
         typer.echo(json.dumps(results, indent=2))
     if failed:
@@ -95,12 +100,19 @@ def _print_prediction(prediction: Prediction, timeline: bool) -> None:
         return
     typer.echo(f"{prediction.path}\t{prediction.label.upper()}\tp_fake={prediction.p_fake:.3f}"
                f"\tscore={prediction.score:+.3f}\t{prediction.duration:.1f}s")
+    for segment in prediction.segments:
+        typer.echo(f"  machine-made segment: {segment.start:.1f}-{segment.end:.1f}s  p_fake={segment.p_fake:.3f}")
     for warning in prediction.warnings:
         typer.echo(f"  warning: {warning}")
     if timeline:
         for w in prediction.windows:
             bar = "#" * round(20 * w.p_fake)
-            typer.echo(f"  {w.start:8.2f}-{w.end:8.2f}s  p_fake={w.p_fake:.3f} {bar}{' (silent)' if w.silent else ''}")
+            why = ""
+            if w.explanation:
+                why = "  bands: " + ", ".join(f"{e['band_hz'][0]}-{e['band_hz'][1]} Hz {e['delta']:+.2f}"
+                                              for e in w.explanation)
+            typer.echo(f"  {w.start:8.2f}-{w.end:8.2f}s  p_fake={w.p_fake:.3f} {bar:20}"
+                       f"{' (silent)' if w.silent else ''}{why}")
 
 
 @app.command()
@@ -298,7 +310,8 @@ def serve(
 def synth(
     inputs: Annotated[list[Path] | None, typer.Option("--inputs", help="Bona fide clips, folders or manifests to copy-synthesise.")] = None,
     texts: Annotated[Path | None, typer.Option(help="Text file, one sentence per line, for TTS generators.")] = None,
-    generators: Annotated[str, typer.Option(help="Comma-separated generator names (see --list).")] = "griffinlim,world,lpc",
+    generators: Annotated[str | None, typer.Option(
+        help="Comma-separated generator names (see --list); default: griffinlim,world,lpc, those usable here.")] = None,
     out: Annotated[Path, typer.Option(help="Output folder: audio under <generator>/ and manifest.csv.")] = Path("synth"),
     seed: Annotated[int, typer.Option()] = 0,
     fresh: Annotated[bool, typer.Option(help="Regenerate clips already in the manifest instead of resuming.")] = False,
@@ -306,7 +319,13 @@ def synth(
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Make spoofed training clips offline from real clips (copy-synthesis) or text (TTS)."""
-    from deepfake_audio.synth import available_generators, read_texts, run_synthesis, unavailable_generators
+    from deepfake_audio.synth import (
+        available_generators,
+        default_generators,
+        read_texts,
+        run_synthesis,
+        unavailable_generators,
+    )
 
     if list_generators:
         for name, description in available_generators().items():
@@ -315,10 +334,16 @@ def synth(
             typer.echo(f"{name:20} (unavailable) {reason}")
         return
     _log_to_stderr()
+    if generators is None:
+        names, skipped = default_generators()
+        for name, reason in skipped.items():
+            typer.echo(f"skipped generator {name}: {reason}", err=True)
+    else:
+        names = [g.strip() for g in generators.split(",") if g.strip()]
     try:
         sentences = read_texts(texts) if texts else None
-        report = run_synthesis(list(inputs or []), sentences, [g.strip() for g in generators.split(",") if g.strip()],
-                               out, seed=seed, resume=not fresh, progress=not quiet)
+        report = run_synthesis(list(inputs or []), sentences, names, out, seed=seed, resume=not fresh,
+                               progress=not quiet)
     except DeepfakeAudioError as e:
         raise _fail(str(e)) from None
     failed = sum(s.failed for s in report.stats.values())

@@ -3,6 +3,8 @@
 Score convention (stated once, used everywhere): `score` is the bona-fide log-odds of the model;
 higher means more bona fide. `p_fake` is the calibrated probability that the recording is machine-made.
 A recording is labelled "fake" when `score < threshold`, which is the same as `p_fake >= 0.5`.
+`score` is the mean window score, or, when a machine-made segment is found inside the recording
+(segments.py), the lowest segment score if that is lower: a recording with a segment is labelled fake.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from deepfake_audio.checkpoint import CheckpointInfo, load_checkpoint
 from deepfake_audio.device import resolve_device
 from deepfake_audio.errors import DeepfakeAudioError
 from deepfake_audio.models import DetectorModel
+from deepfake_audio.segments import Segment, SegmentRule, find_segments
 from deepfake_audio.windows import NARROWBAND_CUTOFF_HZ, NARROWBAND_DB, Window, aggregate_scores, iter_windows
 
 # Below this many dB of speech over the noise floor (median over voiced windows), warn of strong noise.
@@ -57,6 +60,8 @@ class WindowScore:
     score: float
     p_fake: float
     silent: bool = False
+    # With `explain`: the bands whose removal changed p_fake most, [{"band_hz": [lo, hi], "delta": d}]
+    explanation: list[dict[str, Any]] | None = None
 
 
 @dataclass
@@ -72,6 +77,7 @@ class Prediction:
     windows: list[WindowScore] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    segments: list[Segment] = field(default_factory=list)  # spans judged machine-made, in time order
 
     @property
     def is_fake(self) -> bool:
@@ -79,15 +85,20 @@ class Prediction:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        out["windows"] = [
-            {"start": round(w.start, 3), "end": round(w.end, 3), "score": round(w.score, 4),
-             "p_fake": round(w.p_fake, 4), "silent": w.silent}
-            for w in self.windows
-        ]
+        out["windows"] = [_window_dict(w) for w in self.windows]
+        out["segments"] = [s.to_dict() for s in self.segments]
         for key in ("p_fake", "score", "duration"):
             if out[key] is not None:
                 out[key] = round(out[key], 4)
         return out
+
+
+def _window_dict(w: WindowScore) -> dict[str, Any]:
+    out: dict[str, Any] = {"start": round(w.start, 3), "end": round(w.end, 3), "score": round(w.score, 4),
+                           "p_fake": round(w.p_fake, 4), "silent": w.silent}
+    if w.explanation is not None:  # only asked for with `explain`: the key is absent otherwise
+        out["explanation"] = w.explanation
+    return out
 
 
 class Detector:
@@ -111,6 +122,7 @@ class Detector:
         hop: float = 0.5,
         aggregate: str = "mean",
         batch_size: int = 32,
+        segment_rule: SegmentRule | None = None,
     ) -> None:
         if not 0.0 < hop <= 1.0:
             raise ValueError(f"hop is a fraction of the window in (0, 1]; got {hop}")
@@ -127,6 +139,7 @@ class Detector:
         self.scale = float(info.calibration.get("scale", 1.0))
         self.offset = float(info.calibration.get("offset", -self.scale * self.threshold))
         self.trim_silence = bool(info.extra.get("trim_silence", False))
+        self.segment_rule = segment_rule or SegmentRule.from_extra(info.extra)
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, *, device: str = "auto", **kwargs: Any) -> Detector:
@@ -156,19 +169,24 @@ class Detector:
 
     # ---- scoring -----------------------------------------------------------------------------
 
-    def __call__(self, source: AudioSource, *, name: str | None = None, sample_rate: int | None = None) -> Prediction:
-        """Score one recording given as a path, bytes, or array/tensor (then pass `sample_rate`)."""
+    def __call__(self, source: AudioSource, *, name: str | None = None, sample_rate: int | None = None,
+                 explain: bool = False) -> Prediction:
+        """Score one recording given as a path, bytes, or array/tensor (then pass `sample_rate`).
+
+        `explain` adds to each window the frequency bands that moved its score most (explain.py);
+        it costs one extra forward pass per band.
+        """
         if isinstance(source, (str, os.PathLike)):
-            return next(self.detect_files([source]))
+            return next(self.detect_files([source], explain=explain))
         label = name or "<memory>"
         if isinstance(source, bytes):  # an encoded file, as uploaded to the API: its codec is known too
-            return next(self._predict([(label, lambda: self._open_bytes(source, label))]))
+            return next(self._predict([(label, lambda: self._open_bytes(source, label))], explain))
         waveform = load_audio(source, source_sample_rate=sample_rate, name=label)
-        return next(self.score_waveforms([(label, waveform)]))
+        return next(self.score_waveforms([(label, waveform)], explain=explain))
 
-    def detect_files(self, paths: Iterable[str | os.PathLike]) -> Iterator[Prediction]:
+    def detect_files(self, paths: Iterable[str | os.PathLike], *, explain: bool = False) -> Iterator[Prediction]:
         """Score files in order, batching windows across files; a bad file yields a Prediction with `error`."""
-        return self._predict((str(p), (lambda p=p: self._open_file(p))) for p in paths)
+        return self._predict(((str(p), (lambda p=p: self._open_file(p))) for p in paths), explain)
 
     def _open_file(self, path: str | os.PathLike) -> _Opened:
         """The file's audio: whole and trimmed when the model wants it, else streamed."""
@@ -189,16 +207,16 @@ class Detector:
         start, end = silence_bounds(waveform)
         return _Opened(start, waveform.numel(), [waveform[start:end]])
 
-    def score_waveforms(self, items: Iterable[tuple[str, torch.Tensor]]) -> Iterator[Prediction]:
+    def score_waveforms(self, items: Iterable[tuple[str, torch.Tensor]], *, explain: bool = False) -> Iterator[Prediction]:
         """Score in-memory 16 kHz waveforms given as `(name, waveform)` pairs, batching across them."""
-        return self._predict((name, (lambda w=waveform: self._trimmed(w))) for name, waveform in items)
+        return self._predict(((name, (lambda w=waveform: self._trimmed(w))) for name, waveform in items), explain)
 
     @torch.inference_mode()
     def score_windows(self, batch: torch.Tensor) -> torch.Tensor:
         """Raw scores for a batch of windows `(batch, window)`."""
         return self.model.score(batch.to(self.device)).float().cpu()
 
-    def _predict(self, jobs: Iterable[tuple[str, Any]]) -> Iterator[Prediction]:
+    def _predict(self, jobs: Iterable[tuple[str, Any]], explain: bool = False) -> Iterator[Prediction]:
         pending: list[tuple[_Job, Window]] = []
         open_jobs: list[_Job] = []
         for name, open_blocks in jobs:
@@ -213,7 +231,7 @@ class Detector:
                     job.windows.append(replace(window, samples=_NO_SAMPLES))
                     pending.append((job, window))
                     if len(pending) >= self.batch_size:
-                        self._flush(pending)
+                        self._flush(pending, explain)
             except DeepfakeAudioError as e:
                 job.error = str(e)
             except (RuntimeError, ValueError, OSError) as e:  # decoder/library failures on odd input
@@ -221,14 +239,20 @@ class Detector:
             job.done = True
             while open_jobs and open_jobs[0].done and (open_jobs[0].error or open_jobs[0].scored()):
                 yield self._finish(open_jobs.pop(0))
-        self._flush(pending)
+        self._flush(pending, explain)
         for job in open_jobs:
             yield self._finish(job)
 
-    def _flush(self, pending: list[tuple[_Job, Window]]) -> None:
+    def _flush(self, pending: list[tuple[_Job, Window]], explain: bool = False) -> None:
         if not pending:
             return
-        scores = self.score_windows(torch.stack([w.samples for _, w in pending]))
+        batch = torch.stack([w.samples for _, w in pending])
+        scores = self.score_windows(batch)
+        if explain:
+            from deepfake_audio.explain import explain_windows
+
+            for (job, _), why in zip(pending, explain_windows(batch, scores, self.score_windows, self.p_fake)):
+                job.explanations.append(why)
         for (job, _), score in zip(pending, scores.tolist()):
             job.scores.append(score)
         pending.clear()
@@ -241,6 +265,11 @@ class Detector:
         scores = torch.tensor(job.scores)
         silent = torch.tensor([w.silent for w in job.windows])
         score = aggregate_scores(scores, silent, self.aggregate)
+        starts = [(w.start + job.offset) / SAMPLE_RATE for w in job.windows]
+        ends = [(w.end + job.offset) / SAMPLE_RATE for w in job.windows]
+        segments = find_segments(starts, ends, job.scores, silent.tolist(), self.p_fake, self.segment_rule)
+        # A machine-made span makes the recording fake, however real the rest of it sounds.
+        score = min([score, *(s.score for s in segments)])
         warnings = []
         if bool(silent.all()):
             warnings.append("no speech found (silent or near-silent audio): the verdict is unreliable")
@@ -273,11 +302,12 @@ class Detector:
             threshold=self.threshold,
             duration=duration,
             windows=[
-                WindowScore((w.start + job.offset) / SAMPLE_RATE, (w.end + job.offset) / SAMPLE_RATE, s,
-                            self.p_fake(s), w.silent)
-                for w, s in zip(job.windows, job.scores)
+                WindowScore(start, end, s, self.p_fake(s), w.silent,
+                            job.explanations[i] if job.explanations else None)
+                for i, (w, start, end, s) in enumerate(zip(job.windows, starts, ends, job.scores))
             ],
             warnings=warnings,
+            segments=segments,
         )
 
 
@@ -296,6 +326,7 @@ class _Job:
     name: str
     windows: list[Window] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
+    explanations: list[list[dict[str, Any]]] = field(default_factory=list)  # with `explain`, per window
     error: str | None = None
     done: bool = False
     offset: int = 0  # samples trimmed from the start (window times are reported in the original timeline)

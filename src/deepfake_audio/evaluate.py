@@ -111,11 +111,11 @@ def write_report(report: dict[str, Any], out_dir: Path, scored: ScoredTrials, ti
     (out_dir / "report.md").write_text(to_markdown(report, title))
     if scored.failed:
         (out_dir / "failed.txt").write_text("".join(f"{msg}\n" for _, msg in scored.failed))
-    try:
-        from deepfake_audio import plots
-    except ImportError:
-        log.warning("matplotlib is not installed: no plots (pip install 'deepfake-audio[plots]')")
+    if not plots_available():
+        log.warning("plots skipped: matplotlib is not installed (pip install 'deepfake-audio[plots]')")
         return
+    from deepfake_audio import plots
+
     labels = np.array([t.label is Label.BONAFIDE for t in scored.trials])
     curves = {"all": (scored.scores[labels], scored.scores[~labels])}
     _save(plots.plot_det(curves), out_dir / "det.png")
@@ -123,6 +123,15 @@ def write_report(report: dict[str, Any], out_dir: Path, scored: ScoredTrials, ti
     _save(plots.plot_confusion_matrix(report["at_threshold"]), out_dir / "confusion_matrix.png")
     _save(plots.plot_score_histogram(curves["all"][0], curves["all"][1], report["threshold"]),
           out_dir / "scores.png")
+
+
+def plots_available() -> bool:
+    """Whether the `plots` extra (matplotlib) can be imported here."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _save(figure: Any, path: Path) -> None:
@@ -155,6 +164,13 @@ def to_markdown(report: dict[str, Any], title: str) -> str:
         f"| balanced accuracy | {100 * at['balanced_accuracy']:.2f}% |",
         f"| precision / recall / F1 (spoof = positive) | {at['precision']:.4f} / {at['recall']:.4f} / {at['f1']:.4f} |",
     ]
+    cm = at["confusion_matrix"]
+    lines += ["", f"## Confusion matrix at the model threshold {report['threshold']:.4f}", "",
+              "| true label | predicted bona fide | predicted spoof |", "|---|---|---|",
+              f"| bona fide | {cm['true_bonafide']['pred_bonafide']} | {cm['true_bonafide']['pred_spoof']} |",
+              f"| spoof | {cm['true_spoof']['pred_bonafide']} | {cm['true_spoof']['pred_spoof']} |"]
+    if report.get("warnings"):
+        lines[2:2] = [*(f"**Warning:** {w}" for w in report["warnings"]), ""]
     if "degradations" in report:
         lines += ["", "## Under degradation", "", "| condition | EER |", "|---|---|",
                   f"| clean | {100 * report['eer']:.2f}% |"]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 from deepfake_audio.data.corpora import DATASET_BREAKDOWNS, read_dataset, write_score_file
 from deepfake_audio.data.dataset import WaveformCache
+from deepfake_audio.data.provenance import training_overlap
 from deepfake_audio.detector import Detector
 from deepfake_audio.errors import ConfigError
 from deepfake_audio.evaluate import score_trials, summarize, write_report
+
+log = logging.getLogger(__name__)
 
 # Each --degrade name maps to one augmentation step applied with certainty.
 DEGRADATIONS: dict[str, dict[str, Any]] = {
@@ -67,10 +71,14 @@ def run_evaluation(
     detector = Detector.from_pretrained(model, device=device)
     options = {"subset": subset} if subset else {}
     trials = read_dataset(dataset, root, **options)
+    overlap = training_overlap(trials, root, detector.info.extra)
+    if overlap:
+        log.warning("warning: %s", overlap)
     cache = WaveformCache()
     scored = score_trials(detector, trials, cache=cache, progress=progress)
     report = summarize(scored, detector, DATASET_BREAKDOWNS.get(dataset, ()))
     report["dataset"], report["root"] = dataset, str(root)
+    report["warnings"] = [overlap] if overlap else []
     out.mkdir(parents=True, exist_ok=True)
     write_score_file(dataset, scored.trials, scored.scores, out / "scores.txt")
     if asv_scores is not None:

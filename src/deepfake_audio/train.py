@@ -39,6 +39,9 @@ from deepfake_audio.data.dataset import (
     class_weights,
     source_balanced_sampler,
 )
+from deepfake_audio.data.provenance import EXTRA_KEY as TRAINING_DATA
+from deepfake_audio.data.provenance import VALIDATION_KEY as VALIDATION_DATA
+from deepfake_audio.data.provenance import describe_data
 from deepfake_audio.data.splits import filter_trials, split_trials
 from deepfake_audio.data.trial import Label, Trial
 from deepfake_audio.detector import Detector
@@ -290,7 +293,7 @@ def train(
                      100 * result["eer"], " (best)" if improved else "")
             if improved:
                 best_eer, stale = result["eer"], 0
-                save_release(model, best_path, result, config, epoch + 1, len(train_trials), len(val_trials))
+                save_release(model, best_path, result, config, epoch + 1, train_trials, val_trials)
             else:
                 stale += 1
             save_training_state({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
@@ -320,7 +323,7 @@ def write_manifest(trials: list[Trial], path: Path) -> None:
 
 
 def save_release(model: DetectorModel, path: Path, result: dict[str, Any], config: ExperimentConfig,
-                 epoch: int, num_train: int, num_val: int) -> None:
+                 epoch: int, train_trials: list[Trial], val_trials: list[Trial]) -> None:
     """Best checkpoint: threshold at the validation EER point, calibration fitted on validation scores.
 
     The calibration's slope comes from a class-balanced logistic fit; its offset is then set so that
@@ -331,6 +334,9 @@ def save_release(model: DetectorModel, path: Path, result: dict[str, Any], confi
     threshold = result["threshold"]
     save_checkpoint(model, path, threshold=threshold,
                     calibration={"scale": scale, "offset": -scale * threshold},
-                    extra={"val_eer": result["eer"], "epoch": epoch, "num_train": num_train,
+                    extra={"val_eer": result["eer"], "epoch": epoch, "num_train": len(train_trials),
                            "trim_silence": config.data.trim_silence,
-                           "num_val": num_val, "train_config": config_to_dict(config)})
+                           "num_val": len(val_trials), "train_config": config_to_dict(config),
+                           # What it saw, so `evaluate` can warn when scored on its own training clips.
+                           TRAINING_DATA: describe_data(train_trials, config.data.root),
+                           VALIDATION_DATA: describe_data(val_trials, config.data.val_root or config.data.root)})

@@ -97,7 +97,9 @@ def create_app(model: "Detector | str | os.PathLike | None" = None,
         ticket = pool.admit(1)  # before the body is read: a full server refuses at once
         try:
             upload = await read_one_file(request, "file", settings.max_upload_bytes)
-            job = ticket.submit(score_upload, detector, upload.data, upload.name, budget)
+            # ?explain=true adds per-window band explanations (a query parameter: the body stays one file part).
+            explain = request.query_params.get("explain", "").lower() in ("1", "true", "yes")
+            job = ticket.submit(score_upload, detector, upload.data, upload.name, budget, explain)
         finally:
             ticket.close()
         if not await wait_all([job], ticket.deadline):

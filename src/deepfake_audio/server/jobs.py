@@ -40,11 +40,13 @@ class ScoringFailed(Exception):
     """A bug or library failure while scoring one file (not the file's fault): the message names it."""
 
 
-def score_upload(detector: Detector, data: bytes, name: str, budget: DecodeBudget) -> Prediction:
-    """Score one upload; a bad file gives a Prediction with `error`, never an exception."""
+def score_upload(detector: Detector, data: bytes, name: str, budget: DecodeBudget,
+                 explain: bool = False) -> Prediction:
+    """Score one upload (with per-window band explanations if asked); a bad file gives a Prediction with
+    `error`, never an exception."""
     try:
         budget.check(data, name)
-        prediction = detector(data, name=name)
+        prediction = detector(data, name=name, explain=explain)
     except DeepfakeAudioError as e:
         return failed_prediction(detector, name, str(e))
     except Exception as e:

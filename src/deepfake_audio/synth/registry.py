@@ -69,6 +69,17 @@ def available_generators() -> dict[str, str]:
     return {n: c.description for n, c in sorted(GENERATORS.items()) if c.unavailable_reason() is None}
 
 
+# Copy-synthesis generators `synth` runs when none are named: different kinds of vocoder, none slower
+# than real time on a CPU.
+DEFAULT_GENERATORS = ("griffinlim", "world", "lpc")
+
+
+def default_generators() -> tuple[list[str], dict[str, str]]:
+    """The default generators usable here, and the skipped ones with the reason and install hint."""
+    missing = unavailable_generators()
+    return [n for n in DEFAULT_GENERATORS if n not in missing], {n: missing[n] for n in DEFAULT_GENERATORS if n in missing}
+
+
 def unavailable_generators() -> dict[str, str]:
     """Generators that cannot run here: name -> reason with the install hint."""
     _import_all()

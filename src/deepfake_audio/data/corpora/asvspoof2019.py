@@ -18,6 +18,7 @@ from deepfake_audio.data.corpora.common import (
     flac_trial,
     protocol_lines,
     require_file,
+    subsets_present,
 )
 from deepfake_audio.data.trial import Trial
 
@@ -37,20 +38,18 @@ def la_folder(root: Path) -> Path:
 def read_asvspoof2019_la(
     root: Path, *, subset: str | None = None, protocol: str | Path | None = None
 ) -> list[Trial]:
-    """Read the 2019 LA CM protocol(s): `subset` train/dev/eval, or all three when None.
+    """Read the 2019 LA CM protocol(s): `subset` train/dev/eval, or every one present when None.
 
     `protocol` replaces the official protocol file (same 5-column format), e.g. a reduced list;
     it then needs `subset` to know which audio folder the files are in.
     """
     la = la_folder(root)
     subsets = choose_protocol_subsets(subset, protocol, SUBSETS, "asvspoof2019-la")
+    protocol_of = {name: Path(protocol) if protocol is not None
+                   else la / "ASVspoof2019_LA_cm_protocols" / PROTOCOL_NAMES[name] for name in subsets}
     trials: list[Trial] = []
-    for name in subsets:
-        path = (
-            Path(protocol)
-            if protocol is not None
-            else la / "ASVspoof2019_LA_cm_protocols" / PROTOCOL_NAMES[name]
-        )
+    for name in subsets_present(subsets, subset, protocol_of):
+        path = protocol_of[name]
         require_file(path, f"ASVspoof 2019 LA {name} protocol", "is root the LA/ folder of the corpus?")
         audio_dir = la / f"ASVspoof2019_LA_{name}" / "flac"
         for lineno, (speaker, utt, _env, system, key) in protocol_lines(path, 5):

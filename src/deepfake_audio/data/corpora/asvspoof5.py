@@ -22,6 +22,7 @@ from deepfake_audio.data.corpora.common import (
     flac_trial,
     protocol_lines,
     require_file,
+    subsets_present,
 )
 from deepfake_audio.data.trial import Trial
 
@@ -41,18 +42,19 @@ AUDIO_FOLDERS = {
 def read_asvspoof5(
     root: Path, *, subset: str | None = None, protocol: str | Path | None = None
 ) -> list[Trial]:
-    """Read ASVspoof 5 track-1 trials: `subset` train/dev/eval, or all three when None.
+    """Read ASVspoof 5 track-1 trials: `subset` train/dev/eval, or every one present when None.
 
     `protocol` replaces the official file of `subset` (same 10-column format).
     """
     subsets = choose_protocol_subsets(subset, protocol, SUBSETS, "asvspoof5")
-    trials: list[Trial] = []
+    protocol_of = {}
     for name in subsets:
-        if protocol is not None:
-            path = Path(protocol)
-        else:
-            default = root / "ASVspoof5_protocols" / PROTOCOL_NAMES[name]
-            path = first_existing([default, root / PROTOCOL_NAMES[name]]) or default
+        default = root / "ASVspoof5_protocols" / PROTOCOL_NAMES[name]
+        protocol_of[name] = Path(protocol) if protocol is not None else (
+            first_existing([default, root / PROTOCOL_NAMES[name]]) or default)
+    trials: list[Trial] = []
+    for name in subsets_present(subsets, subset, protocol_of):
+        path = protocol_of[name]
         require_file(path, f"ASVspoof 5 {name} protocol", "unpack ASVspoof5_protocols.tar.gz into root")
         folders = [root / f for f in AUDIO_FOLDERS[name]]
         audio_dir = first_existing(folders) or folders[0]

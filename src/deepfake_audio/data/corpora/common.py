@@ -92,6 +92,15 @@ def choose_protocol_subsets(
     return subsets
 
 
+def subsets_present(subsets: Sequence[str], subset: str | None, protocol_of: dict[str, Path]) -> list[str]:
+    """With no `subset` asked for, the subsets whose protocol file is there (an eval-only copy of a corpus
+    is evaluated as it is); all of them when none is, so the caller's missing-file error names the first."""
+    if subset is not None:
+        return list(subsets)
+    present = [s for s in subsets if protocol_of[s].is_file()]
+    return present or list(subsets)
+
+
 def refuse_subset(subset: str | None, dataset: str) -> None:
     """Raise for corpora that have no official subsets."""
     if subset is not None:
