@@ -38,11 +38,11 @@ class GatedDetector(Detector):
     gate: threading.Event
     calls: int
 
-    def __call__(self, source, *, name=None, sample_rate=None):
+    def __call__(self, source, *, name=None, sample_rate=None, explain=False):
         type(self).calls += 1
         if not type(self).gate.wait(timeout=20):
             raise AssertionError("gate never opened")
-        return super().__call__(source, name=name, sample_rate=sample_rate)
+        return super().__call__(source, name=name, sample_rate=sample_rate, explain=explain)
 
 
 @pytest.fixture(scope="module")
