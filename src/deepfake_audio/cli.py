@@ -37,7 +37,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 @app.command()
 def detect(
     paths: Annotated[list[str], typer.Argument(help="Audio files, folders (searched recursively) or glob patterns.")],
-    model: Annotated[Path | None, typer.Option(help="Checkpoint (.safetensors); default: the bundled model.")] = None,
+    model: Annotated[str, typer.Option(help="Bundled model by name (default, fast; see `models`) or a checkpoint file (.safetensors, .onnx).")] = "default",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array, an object per file.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV: path,label,p_fake,score,duration,error.")] = False,
     timeline: Annotated[bool, typer.Option(help="Also print each file's per-window scores (table output).")] = False,
@@ -135,7 +135,7 @@ def train(
 @app.command()
 def evaluate(
     data: Annotated[str | None, typer.Argument(help="A labelled folder (real/ fake/) or a CSV manifest.")] = None,
-    model: Annotated[Path | None, typer.Option(help="Checkpoint; default: the bundled model.")] = None,
+    model: Annotated[str, typer.Option(help="Bundled model by name (default, fast; see `models`) or a checkpoint file (.safetensors, .onnx).")] = "default",
     out: Annotated[Path, typer.Option(help="Folder for report.json, report.md, plots and the score file.")] = Path("eval"),
     dataset: Annotated[str | None, typer.Option(help="Corpus format, e.g. asvspoof2019-la, in-the-wild, csv.")] = None,
     root: Annotated[str | None, typer.Option(help="Corpus folder as distributed (with --dataset).")] = None,
@@ -166,9 +166,16 @@ def evaluate(
 
 @app.command()
 def models() -> None:
-    """List registered detector architectures with their parameter counts."""
+    """List the bundled models (for --model NAME) with their measured speed and error rate, then the
+    registered architectures (for training) with their parameter counts."""
+    from deepfake_audio.bundled import describe_bundled
     from deepfake_audio.models import MODELS, available_models, build_model, count_parameters
 
+    typer.echo("Bundled models (detect --model NAME):")
+    for line in describe_bundled():
+        typer.echo(f"  {line}")
+    typer.echo("")
+    typer.echo("Architectures (train --set model.name=NAME):")
     typer.echo(f"{'name':24} {'parameters':>12} {'window':>8}  description")
     for name in available_models():
         cls = MODELS[name]
@@ -183,14 +190,14 @@ def models() -> None:
 @app.command("export-onnx")
 def export_onnx_command(
     out: Annotated[Path, typer.Argument(help="Where to write the .onnx file.")],
-    model: Annotated[Path | None, typer.Option(help="Checkpoint; default: the bundled model.")] = None,
+    model: Annotated[str, typer.Option(help="Bundled model by name (default, fast) or a .safetensors checkpoint.")] = "default",
 ) -> None:
     """Export a checkpoint to ONNX (needs the `onnx` extra); `detect --model X.onnx` then runs it."""
-    from deepfake_audio.detector import bundled_model_path
+    from deepfake_audio.bundled import resolve_model
     from deepfake_audio.onnx_export import export_onnx
 
     try:
-        difference = export_onnx(model or bundled_model_path(), out)
+        difference = export_onnx(resolve_model(model), out)
     except DeepfakeAudioError as e:
         raise _fail(str(e)) from None
     typer.echo(f"wrote {out} (largest score difference to PyTorch on a test batch: {difference:.2e})")
@@ -198,7 +205,7 @@ def export_onnx_command(
 
 @app.command()
 def serve(
-    model: Annotated[Path | None, typer.Option(help="Checkpoint; default: the bundled model.")] = None,
+    model: Annotated[str, typer.Option(help="Bundled model by name (default, fast; see `models`) or a checkpoint file (.safetensors, .onnx).")] = "default",
     host: Annotated[str, typer.Option(help="Address to bind; keep 127.0.0.1 unless behind a proxy.")] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
     max_upload_mb: Annotated[float, typer.Option(help="Largest accepted upload.")] = 50.0,

@@ -11,7 +11,6 @@ import math
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +24,10 @@ from deepfake_audio.audio import (
     silence_bounds,
     stream_audio,
 )
+from deepfake_audio.bundled import DEFAULT_NAME, bundled_path, explain_missing_extra, resolve_model
 from deepfake_audio.checkpoint import CheckpointInfo, load_checkpoint
 from deepfake_audio.device import resolve_device
-from deepfake_audio.errors import DeepfakeAudioError
+from deepfake_audio.errors import DeepfakeAudioError, MissingExtraError
 from deepfake_audio.models import DetectorModel
 from deepfake_audio.windows import NARROWBAND_CUTOFF_HZ, NARROWBAND_DB, Window, aggregate_scores, iter_windows
 
@@ -37,7 +37,6 @@ from deepfake_audio.windows import NARROWBAND_CUTOFF_HZ, NARROWBAND_DB, Window, 
 # where the bundled model's EER is near chance (MODEL_CARD.md, "Under degradation").
 NOISY_DB = 17.0
 
-DEFAULT_MODEL = "default.safetensors"
 STREAM_BLOCK_SECONDS = 60.0  # long files are decoded a minute at a time
 # Models trained on silence-trimmed audio get trimmed input too, as in training. Files longer than this
 # are streamed untrimmed instead: their edges weigh little, and trimming would need the whole file.
@@ -45,9 +44,9 @@ TRIM_MAX_SECONDS = 180.0
 _NO_SAMPLES = torch.zeros(0)
 
 
-def bundled_model_path(name: str = DEFAULT_MODEL) -> Path:
-    """Path of a model shipped inside the package (`deepfake_audio/pretrained/`)."""
-    return Path(str(resources.files("deepfake_audio") / "pretrained" / name))
+def bundled_model_path(name: str = DEFAULT_NAME) -> Path:
+    """Path of a model shipped inside the package, by its bundled name (`default`, `fast`)."""
+    return bundled_path(name)
 
 
 @dataclass(frozen=True)
@@ -130,14 +129,19 @@ class Detector:
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, *, device: str = "auto", **kwargs: Any) -> Detector:
-        """Load a checkpoint (`.safetensors`, or `.onnx` exported by `export-onnx`); None = the bundled model."""
-        if path is not None and Path(path).suffix.lower() == ".onnx":
+        """Load a bundled model by name (`"default"`, `"fast"`; None = `"default"`) or a checkpoint file
+        (`.safetensors`, or `.onnx` exported by `export-onnx`)."""
+        checkpoint = resolve_model(path)
+        if checkpoint.suffix.lower() == ".onnx":
             from deepfake_audio.onnx_export import OnnxScorer
 
-            scorer = OnnxScorer(path)
+            scorer = OnnxScorer(checkpoint)
             return cls(scorer, scorer.info, device="cpu", **kwargs)  # type: ignore[arg-type]
         device = resolve_device(device)
-        model, info = load_checkpoint(path if path is not None else bundled_model_path(), device=device)
+        try:
+            model, info = load_checkpoint(checkpoint, device=device)
+        except MissingExtraError as e:
+            raise explain_missing_extra(path, e) from e
         return cls(model, info, device=device, **kwargs)
 
     # ---- calibration -------------------------------------------------------------------------
@@ -300,5 +304,5 @@ class _Job:
 
 
 def detect(paths: Sequence[str | os.PathLike], model_path: str | None = None, **kwargs: Any) -> list[Prediction]:
-    """Convenience: score files with a checkpoint (the bundled model by default)."""
+    """Convenience: score files with a bundled model by name or a checkpoint (the `default` bundled model when None)."""
     return list(Detector.from_pretrained(model_path, **kwargs).detect_files(paths))
