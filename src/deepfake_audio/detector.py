@@ -42,6 +42,10 @@ STREAM_BLOCK_SECONDS = 60.0  # long files are decoded a minute at a time
 # are streamed untrimmed instead: their edges weigh little, and trimming would need the whole file.
 TRIM_MAX_SECONDS = 180.0
 _NO_SAMPLES = torch.zeros(0)
+# Short clips (scored untiled) are batched by length in this many steps per window length, so that
+# padding a batch to its longest clip adds at most an eighth of a window per clip.
+_LENGTH_BUCKETS = 8
+_MAX_WAITING_BATCHES = 4  # files waiting for a part-filled batch before every batch is scored anyway
 
 
 def bundled_model_path(name: str = DEFAULT_NAME) -> Path:
@@ -126,6 +130,8 @@ class Detector:
         self.scale = float(info.calibration.get("scale", 1.0))
         self.offset = float(info.calibration.get("offset", -self.scale * self.threshold))
         self.trim_silence = bool(info.extra.get("trim_silence", False))
+        # A model that scores short input as it is gets a short clip untiled (see DetectorModel).
+        self.variable_length = bool(getattr(model, "accepts_variable_length", False))
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, *, device: str = "auto", **kwargs: Any) -> Detector:
@@ -191,12 +197,17 @@ class Detector:
         return self._predict((name, (lambda w=waveform: self._trimmed(w))) for name, waveform in items)
 
     @torch.inference_mode()
-    def score_windows(self, batch: torch.Tensor) -> torch.Tensor:
-        """Raw scores for a batch of windows `(batch, window)`."""
-        return self.model.score(batch.to(self.device)).float().cpu()
+    def score_windows(self, batch: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Raw scores for a batch of windows `(batch, window)`; `lengths` for zero-padded short windows
+        (models that accept variable length only)."""
+        if lengths is None:
+            return self.model.score(batch.to(self.device)).float().cpu()
+        return self.model.score(batch.to(self.device), lengths.to(self.device)).float().cpu()
 
     def _predict(self, jobs: Iterable[tuple[str, Any]]) -> Iterator[Prediction]:
-        pending: list[tuple[_Job, Window]] = []
+        # Windows wait in batches by length: whole windows together, and short clips (when the model
+        # takes them untiled) with clips of about their length, so that padding them costs little.
+        pending: dict[int, list[tuple[_Job, Window]]] = {}
         open_jobs: list[_Job] = []
         for name, open_blocks in jobs:
             job = _Job(name)
@@ -204,28 +215,43 @@ class Detector:
             try:
                 opened = open_blocks()
                 job.offset, job.total, job.lossy_codec = opened.offset, opened.total, opened.lossy_codec
-                for window in iter_windows(opened.blocks, self.window, self.hop):
+                for window in iter_windows(opened.blocks, self.window, self.hop, tile_short=not self.variable_length):
                     # The job keeps only the window's position: its samples live until scored, so a
                     # long file never holds more than a batch of windows in memory.
                     job.windows.append(replace(window, samples=_NO_SAMPLES))
-                    pending.append((job, window))
-                    if len(pending) >= self.batch_size:
-                        self._flush(pending)
+                    batch = pending.setdefault(self._length_bucket(window.samples.numel()), [])
+                    batch.append((job, window))
+                    if len(batch) >= self.batch_size:
+                        self._flush(batch)
             except DeepfakeAudioError as e:
                 job.error = str(e)
             except (RuntimeError, ValueError, OSError) as e:  # decoder/library failures on odd input
                 job.error = f"{name}: {e}"
             job.done = True
+            if len(open_jobs) > _MAX_WAITING_BATCHES * self.batch_size:  # a rare length holds up the output
+                for batch in pending.values():
+                    self._flush(batch)
             while open_jobs and open_jobs[0].done and (open_jobs[0].error or open_jobs[0].scored()):
                 yield self._finish(open_jobs.pop(0))
-        self._flush(pending)
+        for batch in pending.values():
+            self._flush(batch)
         for job in open_jobs:
             yield self._finish(job)
+
+    def _length_bucket(self, length: int) -> int:
+        return -(-length * _LENGTH_BUCKETS // self.window)
 
     def _flush(self, pending: list[tuple[_Job, Window]]) -> None:
         if not pending:
             return
-        scores = self.score_windows(torch.stack([w.samples for _, w in pending]))
+        lengths = [w.samples.numel() for _, w in pending]
+        if min(lengths) == max(lengths):
+            scores = self.score_windows(torch.stack([w.samples for _, w in pending]))
+        else:  # short clips of different lengths: zero-padded to the longest, with their lengths
+            batch = torch.zeros(len(pending), max(lengths))
+            for row, (_, w) in enumerate(pending):
+                batch[row, : w.samples.numel()] = w.samples
+            scores = self.score_windows(batch, torch.tensor(lengths))
         for (job, _), score in zip(pending, scores.tolist()):
             job.scores.append(score)
         pending.clear()
