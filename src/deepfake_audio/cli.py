@@ -45,6 +45,14 @@ def detect(
     aggregate: Annotated[str, typer.Option(help="mean (default) or min (most fake-looking window).")] = "mean",
     batch_size: Annotated[int, typer.Option(help="Windows scored per forward pass.")] = 32,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    ray: Annotated[str | None, typer.Option(
+        help="Score on Ray (needs the `ray` extra): local (start one here), auto (the cluster this machine "
+             "is in) or an address (ray://head:10001). PATHS may then be a list file or manifest CSV.",
+        metavar="ADDRESS")] = None,
+    output: Annotated[Path | None, typer.Option(
+        help="With --ray: write results to FILE.jsonl (one JSON object per line) or, for any other name, "
+             "a folder of Parquet files; without it they are printed as with --json.")] = None,
+    actors: Annotated[int, typer.Option(help="With --ray: scoring actors (each loads the model once).")] = 2,
 ) -> None:
     """Score recordings: a verdict (real/fake), a calibrated probability of fake, and the raw score.
 
@@ -56,6 +64,11 @@ def detect(
 
     if as_json and as_csv:
         raise _fail("choose one of --json and --csv")
+    if ray is not None:
+        _detect_on_ray(paths, model, ray, output, actors, {"hop": hop, "aggregate": aggregate, "batch_size": batch_size})
+        return
+    if output is not None:
+        raise _fail("--output goes with --ray; for local runs redirect --json or --csv")
     try:
         detector = Detector.from_pretrained(model, device=device, hop=hop, aggregate=aggregate, batch_size=batch_size)
     except (DeepfakeAudioError, ValueError) as e:
@@ -79,6 +92,30 @@ def detect(
             _print_prediction(prediction, timeline)
     if as_json:
         typer.echo(json.dumps(results, indent=2))
+    if failed:
+        typer.echo(f"{failed} of {len(files)} file(s) could not be scored", err=True)
+        raise typer.Exit(1)
+
+
+def _detect_on_ray(paths: list[str], model: str, address: str, output: Path | None, actors: int,
+                   options: dict) -> None:
+    from deepfake_audio.distributed import read_paths, score_with_ray
+    from deepfake_audio.inputs import expand_inputs
+
+    try:
+        is_listing = len(paths) == 1 and Path(paths[0]).suffix.lower() in (".csv", ".txt", ".lst")
+        files = read_paths(paths[0]) if is_listing else expand_inputs(paths)
+        if not files:
+            raise _fail("no audio files found in " + ", ".join(paths))
+        result = score_with_ray(files, model, None if address == "local" else address, output, actors=actors,
+                                detector_options=options)
+    except DeepfakeAudioError as e:
+        raise _fail(str(e)) from None
+    if isinstance(result, Path):
+        typer.echo(f"wrote {result} ({len(files)} files)", err=True)
+        return  # failed files are in the output, with their error
+    typer.echo(json.dumps(result, indent=2))
+    failed = sum(r["error"] is not None for r in result)
     if failed:
         typer.echo(f"{failed} of {len(files)} file(s) could not be scored", err=True)
         raise typer.Exit(1)
