@@ -25,7 +25,7 @@ NARROWBAND_CUTOFF_HZ = 4_000
 NARROWBAND_DB = -48.0
 _HIGH_BAND_FRAME = 512  # samples per frame of the bandwidth check (32 ms)
 # Speech level over the noise floor (`speech_over_floor_db`): loud frames (95th percentile of 25 ms
-# frame energies) over quiet ones (10th). See NOISY_DB in detector.py for the measured threshold.
+# frame energies) over quiet ones (10th). See NOISY_DB in pipeline/report.py for the measured threshold.
 _FLOOR_FRAME = 400
 
 
