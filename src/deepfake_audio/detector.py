@@ -25,9 +25,13 @@ from deepfake_audio.errors import DeepfakeAudioError, MissingExtraError
 from deepfake_audio.models import DetectorModel
 from deepfake_audio.pipeline.analyse import analyse
 from deepfake_audio.pipeline.decision import Calibration, decide
-from deepfake_audio.pipeline.decode import Opened, open_bytes, open_file, trimmed
+from deepfake_audio.pipeline.decode import Opened, open_bytes, open_file, opened_ahead, trimmed
 from deepfake_audio.pipeline.report import NOISY_DB, Prediction, WindowScore, failed_prediction, report
 from deepfake_audio.pipeline.scoring import MAX_WAITING_BATCHES, Job, WindowBatcher
+
+# Files opened ahead of scoring: enough to keep the decoders busy through a batch of short clips, few
+# enough that whole decoded files waiting (up to TRIM_MAX_SECONDS each) stay small in memory.
+_FILES_AHEAD = 16
 
 __all__ = ["NOISY_DB", "Detector", "Prediction", "WindowScore", "bundled_model_path", "detect"]
 
@@ -58,6 +62,7 @@ class Detector:
         hop: float = 0.5,
         aggregate: str = "mean",
         batch_size: int = 32,
+        decode_workers: int = 2,
     ) -> None:
         if not 0.0 < hop <= 1.0:
             raise ValueError(f"hop is a fraction of the window in (0, 1]; got {hop}")
@@ -70,6 +75,8 @@ class Detector:
         self.hop = max(1, round(hop * self.window))
         self.aggregate = aggregate
         self.batch_size = batch_size
+        # Threads that decode and resample the next files while the model scores (0: decode in turn).
+        self.decode_workers = decode_workers
         self.threshold = info.threshold
         self.calibration = Calibration.from_checkpoint(info.calibration, self.threshold)
         self.scale, self.offset = self.calibration.scale, self.calibration.offset
@@ -114,7 +121,8 @@ class Detector:
 
     def detect_files(self, paths: Iterable[str | os.PathLike]) -> Iterator[Prediction]:
         """Score files in order, batching windows across files; a bad file yields a Prediction with `error`."""
-        return self._predict((str(p), (lambda p=p: open_file(p, self.trim_silence))) for p in paths)
+        jobs = ((str(p), (lambda p=p: open_file(p, self.trim_silence))) for p in paths)
+        return self._predict(opened_ahead(jobs, self.decode_workers, _FILES_AHEAD))
 
     def score_waveforms(self, items: Iterable[tuple[str, torch.Tensor]]) -> Iterator[Prediction]:
         """Score in-memory 16 kHz waveforms given as `(name, waveform)` pairs, batching across them."""

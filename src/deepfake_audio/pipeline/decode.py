@@ -1,13 +1,16 @@
 """Stage 1, decode: a file, an encoded upload or a waveform, made ready for windowing (`Opened`).
 
 Short files are decoded whole and, for models trained on silence-trimmed audio, trimmed as in training;
-long files are streamed a block at a time.
+long files are streamed a block at a time. `opened_ahead` opens the next files in a few threads while
+the model scores the current ones.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import torch
@@ -52,3 +55,30 @@ def trimmed(waveform: torch.Tensor, trim_silence: bool) -> Opened:
         return Opened(0, waveform.numel(), [waveform])
     start, end = silence_bounds(waveform)
     return Opened(start, waveform.numel(), [waveform[start:end]])
+
+
+def opened_ahead(
+    jobs: Iterable[tuple[str, Callable[[], Opened]]], workers: int, ahead: int
+) -> Iterator[tuple[str, Callable[[], Opened]]]:
+    """The same jobs, in order, with up to `ahead` of them opened (decoded, resampled, trimmed) by
+    `workers` threads while the caller scores earlier ones.
+
+    Each job comes back as `(name, open)`, where `open()` returns the opened recording or raises what
+    opening it raised, so failures surface where the caller handles them. The decoders and the model
+    release the GIL in their native code, so the threads overlap with scoring; `workers=0` opens each
+    job in the caller's thread, when it is reached. Streamed (long) files are only opened here: their
+    blocks are decoded as the caller reads them.
+    """
+    if workers <= 0:
+        yield from jobs
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="decode") as pool:
+        queue: deque[tuple[str, Future[Opened]]] = deque()
+        for name, open_audio in jobs:
+            queue.append((name, pool.submit(open_audio)))
+            if len(queue) > ahead:
+                first, future = queue.popleft()
+                yield first, future.result
+        while queue:
+            first, future = queue.popleft()
+            yield first, future.result
