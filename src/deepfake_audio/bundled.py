@@ -107,7 +107,7 @@ def describe_bundled() -> list[str]:
     from deepfake_audio.checkpoint import read_checkpoint_info
     from deepfake_audio.errors import CheckpointError
 
-    rows = [("name", "architecture", "EER (external)", "x real time", "purpose")]
+    rows = [("name", "architecture", "EER (external test set)", "x real time (10-min files)", "purpose")]
     for name, model in BUNDLED.items():
         try:
             info = read_checkpoint_info(bundled_path(name))
