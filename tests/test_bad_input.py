@@ -89,7 +89,7 @@ def test_odd_formats_score_correctly(detector, tmp_path, name, sample_rate, chan
 @pytest.mark.slow
 def test_one_hour_file_streams(detector, tmp_path, monkeypatch):
     """A one-hour file is scored window by window; no decoded block exceeds the streaming block size."""
-    import deepfake_audio.detector as detector_module
+    import deepfake_audio.pipeline.decode as decode_module
     from deepfake_audio import audio
 
     path = tmp_path / "hour.flac"
@@ -105,8 +105,8 @@ def test_one_hour_file_streams(detector, tmp_path, monkeypatch):
             largest.append(block.numel())
             yield block
 
-    monkeypatch.setattr(detector_module, "stream_audio", spy)
+    monkeypatch.setattr(decode_module, "stream_audio", spy)
     (result,) = detector.detect_files([path])
     assert result.error is None and result.duration == pytest.approx(3600.0, abs=0.01)
     assert len(result.windows) == 7199  # 1 s windows, 0.5 s hop, over 3600 s
-    assert max(largest) <= 16_000 * detector_module.STREAM_BLOCK_SECONDS + 16_000
+    assert max(largest) <= 16_000 * decode_module.STREAM_BLOCK_SECONDS + 16_000

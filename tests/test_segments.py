@@ -81,7 +81,7 @@ def test_a_segment_makes_the_recording_fake_with_a_consistent_score(tmp_path):
     # the verdict cannot depend on what the untrained model makes of the audio.
     scored = []
 
-    def by_position(batch: torch.Tensor) -> torch.Tensor:
+    def by_position(batch: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         out = []
         for _ in range(len(batch)):
             start = 0.5 * len(scored)
@@ -97,7 +97,7 @@ def test_a_segment_makes_the_recording_fake_with_a_consistent_score(tmp_path):
     assert segment.start == pytest.approx(8.0) and segment.end == pytest.approx(13.0)
     assert p.label == "fake" and p.score == pytest.approx(segment.score) and p.p_fake >= 0.5
     assert p.to_dict()["segments"] == [{"start": 8.0, "end": 13.0, "p_fake": round(segment.p_fake, 4)}]
-    detector.score_windows = lambda batch: torch.full((len(batch),), 4.0)  # type: ignore[method-assign]
+    detector.score_windows = lambda batch, lengths=None: torch.full((len(batch),), 4.0)  # type: ignore[method-assign]
     real = detector(wave, sample_rate=16_000)
     assert real.segments == [] and real.label == "real" and real.score == pytest.approx(4.0)
 

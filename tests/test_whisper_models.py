@@ -65,10 +65,15 @@ def test_fine_tuned_top_block_is_stored_and_trains(tiny_encoder: Path, tmp_path:
 @pytest.mark.parametrize("name", MODELS)
 def test_any_window_length_and_no_padding(name: str, tiny_encoder: Path) -> None:
     model = build_model(name, encoder=str(tiny_encoder), encoder_layers=2).eval()
-    assert type(model).variable_length
+    assert type(model).accepts_variable_length
     with torch.no_grad():
         for seconds in (0.5, 1.0, 3.7, 10.0):
             assert model(torch.randn(1, int(seconds * 16_000)) * 0.1).shape == (1, 2)
+        # A zero-padded batch with lengths scores each row as that clip alone.
+        a, b = torch.randn(1, 16_000) * 0.1, torch.randn(1, 40_000) * 0.1
+        padded = torch.cat([torch.nn.functional.pad(a, (0, 24_000)), b])
+        together = model.score(padded, torch.tensor([16_000, 40_000]))
+        assert torch.allclose(together, torch.cat([model.score(a), model.score(b)]), atol=1e-5)
 
 
 def test_attentive_head_ignores_padded_frames(tiny_encoder: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,3 +100,21 @@ def load_checkpoint(
     except RuntimeError as e:
         raise CheckpointError(f"{path}: weights do not match model {info.model!r}: {e}") from e
     return model.to(device).eval(), info
+
+
+def update_header_extra(path: str | os.PathLike, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    """Rewrite a checkpoint's header `extra` as `change(extra)` returns it; weights are copied unchanged.
+
+    For facts learned after training (a benchmark's measured speed or error rate). Written atomically.
+    """
+    read_checkpoint_info(path)  # a clear error for files that are not checkpoints
+    with safe_open(str(path), framework="pt") as f:
+        metadata = dict(f.metadata())
+        tensors = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 (safe_open is not iterable)
+    header = json.loads(metadata[METADATA_KEY])
+    header["extra"] = change(dict(header.get("extra") or {}))
+    metadata[METADATA_KEY] = json.dumps(header)
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata=metadata)
+    os.replace(tmp, path)

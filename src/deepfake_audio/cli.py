@@ -39,8 +39,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 @app.command()
 def detect(
     paths: Annotated[list[str], typer.Argument(help="Audio files, folders (searched recursively) or glob patterns.")],
-    model: Annotated[Path | None, typer.Option(
-        help="Checkpoint (.safetensors or .onnx), or hf:FOLDER (a local Hugging Face model); default: the bundled model.")] = None,
+    model: Annotated[str, typer.Option(help="Bundled model by name (default, fast; see `models`), a checkpoint file (.safetensors, .onnx), or hf:FOLDER (a local Hugging Face model).")] = "default",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array, an object per file.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV: path,label,p_fake,score,duration,error.")] = False,
     timeline: Annotated[bool, typer.Option(help="Also print each file's per-window scores (table output).")] = False,
@@ -51,6 +50,14 @@ def detect(
     aggregate: Annotated[str, typer.Option(help="mean (default) or min (most fake-looking window).")] = "mean",
     batch_size: Annotated[int, typer.Option(help="Windows scored per forward pass.")] = 32,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    ray: Annotated[str | None, typer.Option(
+        help="Score on Ray (needs the `ray` extra): local (start one here), auto (the cluster this machine "
+             "is in) or an address (ray://head:10001). PATHS may then be a list file or manifest CSV.",
+        metavar="ADDRESS")] = None,
+    output: Annotated[Path | None, typer.Option(
+        help="With --ray: write results to FILE.jsonl (one JSON object per line) or, for any other name, "
+             "a folder of Parquet files; without it they are printed as with --json.")] = None,
+    actors: Annotated[int, typer.Option(help="With --ray: scoring actors (each loads the model once).")] = 2,
 ) -> None:
     """Score recordings: a verdict (real/fake), a calibrated probability of fake, and the raw score.
 
@@ -62,6 +69,11 @@ def detect(
 
     if as_json and as_csv:
         raise _fail("choose one of --json and --csv")
+    if ray is not None:
+        _detect_on_ray(paths, model, ray, output, actors, {"hop": hop, "aggregate": aggregate, "batch_size": batch_size})
+        return
+    if output is not None:
+        raise _fail("--output goes with --ray; for local runs redirect --json or --csv")
     try:
         detector = Detector.from_pretrained(model, device=device, hop=hop, aggregate=aggregate, batch_size=batch_size)
     except (DeepfakeAudioError, ValueError) as e:
@@ -85,6 +97,30 @@ def detect(
             _print_prediction(prediction, timeline or explain)
     if as_json:
         typer.echo(json.dumps(results, indent=2))
+    if failed:
+        typer.echo(f"{failed} of {len(files)} file(s) could not be scored", err=True)
+        raise typer.Exit(1)
+
+
+def _detect_on_ray(paths: list[str], model: str, address: str, output: Path | None, actors: int,
+                   options: dict) -> None:
+    from deepfake_audio.distributed import read_paths, score_with_ray
+    from deepfake_audio.inputs import expand_inputs
+
+    try:
+        is_listing = len(paths) == 1 and Path(paths[0]).suffix.lower() in (".csv", ".txt", ".lst")
+        files = read_paths(paths[0]) if is_listing else expand_inputs(paths)
+        if not files:
+            raise _fail("no audio files found in " + ", ".join(paths))
+        result = score_with_ray(files, model, None if address == "local" else address, output, actors=actors,
+                                detector_options=options)
+    except DeepfakeAudioError as e:
+        raise _fail(str(e)) from None
+    if isinstance(result, Path):
+        typer.echo(f"wrote {result} ({len(files)} files)", err=True)
+        return  # failed files are in the output, with their error
+    typer.echo(json.dumps(result, indent=2))
+    failed = sum(r["error"] is not None for r in result)
     if failed:
         typer.echo(f"{failed} of {len(files)} file(s) could not be scored", err=True)
         raise typer.Exit(1)
@@ -148,7 +184,7 @@ def train(
 @app.command()
 def evaluate(
     data: Annotated[str | None, typer.Argument(help="A labelled folder (real/ fake/) or a CSV manifest.")] = None,
-    model: Annotated[Path | None, typer.Option(help="Checkpoint; default: the bundled model.")] = None,
+    model: Annotated[str, typer.Option(help="Bundled model by name (default, fast; see `models`) or a checkpoint file (.safetensors, .onnx).")] = "default",
     out: Annotated[Path, typer.Option(help="Folder for report.json, report.md, plots and the score file.")] = Path("eval"),
     dataset: Annotated[str | None, typer.Option(help="Corpus format, e.g. asvspoof2019-la, in-the-wild, csv.")] = None,
     root: Annotated[str | None, typer.Option(help="Corpus folder as distributed (with --dataset).")] = None,
@@ -179,9 +215,16 @@ def evaluate(
 
 @app.command()
 def models() -> None:
-    """List registered detector architectures with their parameter counts."""
+    """List the bundled models (for --model NAME) with their measured speed and error rate, then the
+    registered architectures (for training) with their parameter counts."""
+    from deepfake_audio.bundled import describe_bundled
     from deepfake_audio.models import MODELS, available_models, build_model, count_parameters
 
+    typer.echo("Bundled models (detect --model NAME):")
+    for line in describe_bundled():
+        typer.echo(f"  {line}")
+    typer.echo("")
+    typer.echo("Architectures (train --set model.name=NAME):")
     typer.echo(f"{'name':24} {'parameters':>12} {'window':>8}  description")
     for name in available_models():
         cls = MODELS[name]
@@ -196,14 +239,14 @@ def models() -> None:
 @app.command("export-onnx")
 def export_onnx_command(
     out: Annotated[Path, typer.Argument(help="Where to write the .onnx file.")],
-    model: Annotated[Path | None, typer.Option(help="Checkpoint; default: the bundled model.")] = None,
+    model: Annotated[str, typer.Option(help="Bundled model by name (default, fast) or a .safetensors checkpoint.")] = "default",
 ) -> None:
     """Export a checkpoint to ONNX (needs the `onnx` extra); `detect --model X.onnx` then runs it."""
-    from deepfake_audio.detector import bundled_model_path
+    from deepfake_audio.bundled import resolve_model
     from deepfake_audio.onnx_export import export_onnx
 
     try:
-        difference = export_onnx(model or bundled_model_path(), out)
+        difference = export_onnx(resolve_model(model), out)
     except DeepfakeAudioError as e:
         raise _fail(str(e)) from None
     typer.echo(f"wrote {out} (largest score difference to PyTorch on a test batch: {difference:.2e})")
@@ -261,7 +304,7 @@ def calibrate(
 
 @app.command()
 def serve(
-    model: Annotated[Path | None, typer.Option(help="Checkpoint; default: the bundled model.")] = None,
+    model: Annotated[str, typer.Option(help="Bundled model by name (default, fast; see `models`) or a checkpoint file (.safetensors, .onnx).")] = "default",
     host: Annotated[str, typer.Option(help="Address to bind; keep 127.0.0.1 unless behind a proxy.")] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
     max_upload_mb: Annotated[float, typer.Option(help="Largest accepted file, in MiB.")] = 50.0,

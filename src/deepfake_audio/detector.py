@@ -1,5 +1,8 @@
 """The user-facing detector: any audio in, a calibrated verdict with a per-window timeline out.
 
+`Detector` wires the stages of `deepfake_audio.pipeline` together (decode -> analyse -> score windows
+-> decide -> report); each stage lives in its own module there.
+
 Score convention (stated once, used everywhere): `score` is the bona-fide log-odds of the model;
 higher means more bona fide. `p_fake` is the calibrated probability that the recording is machine-made.
 A recording is labelled "fake" when `score < threshold`, which is the same as `p_fake >= 0.5`.
@@ -9,96 +12,36 @@ A recording is labelled "fake" when `score < threshold`, which is the same as `p
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from importlib import resources
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from deepfake_audio.audio import (
-    SAMPLE_RATE,
-    AudioSource,
-    audio_info,
-    load_audio,
-    silence_bounds,
-    stream_audio,
-)
+from deepfake_audio.audio import AudioSource, load_audio
+from deepfake_audio.bundled import DEFAULT_NAME, bundled_path, explain_missing_extra, resolve_model
 from deepfake_audio.checkpoint import CheckpointInfo, load_checkpoint
 from deepfake_audio.device import resolve_device
-from deepfake_audio.errors import DeepfakeAudioError
+from deepfake_audio.errors import DeepfakeAudioError, MissingExtraError
 from deepfake_audio.models import DetectorModel
-from deepfake_audio.segments import Segment, SegmentRule, find_segments
-from deepfake_audio.windows import NARROWBAND_CUTOFF_HZ, NARROWBAND_DB, Window, aggregate_scores, iter_windows
+from deepfake_audio.pipeline.analyse import analyse
+from deepfake_audio.pipeline.decision import Calibration, decide
+from deepfake_audio.pipeline.decode import Opened, open_bytes, open_file, opened_ahead, trimmed
+from deepfake_audio.pipeline.report import NOISY_DB, Prediction, WindowScore, failed_prediction, report
+from deepfake_audio.pipeline.scoring import MAX_WAITING_BATCHES, Job, WindowBatcher
+from deepfake_audio.segments import SegmentRule
 
-# Below this many dB of speech over the noise floor (median over voiced windows), warn of strong noise.
-# Measured on the development corpus as given (4 s windows): 6% of its clips fall below (mostly noisy
-# real recordings such as fsdd and bigvgan_demo), and 90% of clips with white noise added at 10 dB SNR,
-# where the bundled model's EER is near chance (MODEL_CARD.md, "Under degradation").
-NOISY_DB = 17.0
+# Files opened ahead of scoring: enough to keep the decoders busy through a batch of short clips, few
+# enough that whole decoded files waiting (up to TRIM_MAX_SECONDS each) stay small in memory.
+_FILES_AHEAD = 16
 
-DEFAULT_MODEL = "default.safetensors"
-STREAM_BLOCK_SECONDS = 60.0  # long files are decoded a minute at a time
-# Models trained on silence-trimmed audio get trimmed input too, as in training. Files longer than this
-# are streamed untrimmed instead: their edges weigh little, and trimming would need the whole file.
-TRIM_MAX_SECONDS = 180.0
-_NO_SAMPLES = torch.zeros(0)
+__all__ = ["NOISY_DB", "Detector", "Prediction", "WindowScore", "bundled_model_path", "detect"]
 
 
-def bundled_model_path(name: str = DEFAULT_MODEL) -> Path:
-    """Path of a model shipped inside the package (`deepfake_audio/pretrained/`)."""
-    return Path(str(resources.files("deepfake_audio") / "pretrained" / name))
-
-
-@dataclass(frozen=True)
-class WindowScore:
-    start: float  # seconds
-    end: float  # seconds
-    score: float
-    p_fake: float
-    silent: bool = False
-    # With `explain`: the bands whose removal changed p_fake most, [{"band_hz": [lo, hi], "delta": d}]
-    explanation: list[dict[str, Any]] | None = None
-
-
-@dataclass
-class Prediction:
-    """The verdict for one recording. `to_dict()` is the stable JSON schema of `detect --json`."""
-
-    path: str
-    label: str | None  # "real" | "fake"; None when the file could not be scored
-    p_fake: float | None
-    score: float | None
-    threshold: float
-    duration: float | None = None  # seconds
-    windows: list[WindowScore] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    error: str | None = None
-    segments: list[Segment] = field(default_factory=list)  # spans judged machine-made, in time order
-
-    @property
-    def is_fake(self) -> bool:
-        return self.label == "fake"
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["windows"] = [_window_dict(w) for w in self.windows]
-        out["segments"] = [s.to_dict() for s in self.segments]
-        for key in ("p_fake", "score", "duration"):
-            if out[key] is not None:
-                out[key] = round(out[key], 4)
-        return out
-
-
-def _window_dict(w: WindowScore) -> dict[str, Any]:
-    out: dict[str, Any] = {"start": round(w.start, 3), "end": round(w.end, 3), "score": round(w.score, 4),
-                           "p_fake": round(w.p_fake, 4), "silent": w.silent}
-    if w.explanation is not None:  # only asked for with `explain`: the key is absent otherwise
-        out["explanation"] = w.explanation
-    return out
+def bundled_model_path(name: str = DEFAULT_NAME) -> Path:
+    """Path of a model shipped inside the package, by its bundled name (`default`, `fast`)."""
+    return bundled_path(name)
 
 
 class Detector:
@@ -122,6 +65,7 @@ class Detector:
         hop: float = 0.5,
         aggregate: str = "mean",
         batch_size: int = 32,
+        decode_workers: int = 2,
         segment_rule: SegmentRule | None = None,
     ) -> None:
         if not 0.0 < hop <= 1.0:
@@ -135,37 +79,45 @@ class Detector:
         self.hop = max(1, round(hop * self.window))
         self.aggregate = aggregate
         self.batch_size = batch_size
+        # Threads that decode and resample the next files while the model scores (0: decode in turn).
+        self.decode_workers = decode_workers
         self.threshold = info.threshold
-        self.scale = float(info.calibration.get("scale", 1.0))
-        self.offset = float(info.calibration.get("offset", -self.scale * self.threshold))
+        self.calibration = Calibration.from_checkpoint(info.calibration, self.threshold)
+        self.scale, self.offset = self.calibration.scale, self.calibration.offset
         self.trim_silence = bool(info.extra.get("trim_silence", False))
+        # A model that scores short input as it is gets a short clip untiled (see DetectorModel).
+        self.variable_length = bool(getattr(model, "accepts_variable_length", False))
         self.segment_rule = segment_rule or SegmentRule.from_extra(info.extra)
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, *, device: str = "auto", **kwargs: Any) -> Detector:
-        """Load a checkpoint (`.safetensors`, `.onnx` exported by `export-onnx`, or `hf:FOLDER`, a local Hugging
-        Face audio-classification model); None = the bundled model."""
+        """Load a bundled model by name (`"default"`, `"fast"`; None = `"default"`) or a checkpoint file
+        (`.safetensors`, or `.onnx` exported by `export-onnx`), or `hf:FOLDER` (a local Hugging Face
+        audio-classification model)."""
         from deepfake_audio.huggingface import HuggingFaceScorer, is_hf_spec
 
-        if is_hf_spec(path):
+        if is_hf_spec(path):  # `hf:FOLDER`, a local Hugging Face audio-classification model
             device = resolve_device(device)
             scorer = HuggingFaceScorer(str(path), device=device)
             return cls(scorer, scorer.info, device=device, **kwargs)  # type: ignore[arg-type]
-        if path is not None and Path(path).suffix.lower() == ".onnx":
+        checkpoint = resolve_model(path)
+        if checkpoint.suffix.lower() == ".onnx":
             from deepfake_audio.onnx_export import OnnxScorer
 
-            scorer = OnnxScorer(path)
+            scorer = OnnxScorer(checkpoint)
             return cls(scorer, scorer.info, device="cpu", **kwargs)  # type: ignore[arg-type]
         device = resolve_device(device)
-        model, info = load_checkpoint(path if path is not None else bundled_model_path(), device=device)
+        try:
+            model, info = load_checkpoint(checkpoint, device=device)
+        except MissingExtraError as e:
+            raise explain_missing_extra(path, e) from e
         return cls(model, info, device=device, **kwargs)
 
     # ---- calibration -------------------------------------------------------------------------
 
     def p_fake(self, score: float) -> float:
         """Calibrated probability of fake for a raw score (logistic on the bona-fide log-odds)."""
-        llr = self.scale * score + self.offset
-        return 1.0 / (1.0 + math.exp(max(-60.0, min(60.0, llr))))
+        return self.calibration.p_fake(score)
 
     # ---- scoring -----------------------------------------------------------------------------
 
@@ -180,163 +132,62 @@ class Detector:
             return next(self.detect_files([source], explain=explain))
         label = name or "<memory>"
         if isinstance(source, bytes):  # an encoded file, as uploaded to the API: its codec is known too
-            return next(self._predict([(label, lambda: self._open_bytes(source, label))], explain))
+            return next(self._predict([(label, lambda: open_bytes(source, label, self.trim_silence))], explain))
         waveform = load_audio(source, source_sample_rate=sample_rate, name=label)
         return next(self.score_waveforms([(label, waveform)], explain=explain))
 
     def detect_files(self, paths: Iterable[str | os.PathLike], *, explain: bool = False) -> Iterator[Prediction]:
         """Score files in order, batching windows across files; a bad file yields a Prediction with `error`."""
-        return self._predict(((str(p), (lambda p=p: self._open_file(p))) for p in paths), explain)
-
-    def _open_file(self, path: str | os.PathLike) -> _Opened:
-        """The file's audio: whole and trimmed when the model wants it, else streamed."""
-        info = audio_info(path)
-        lossy_codec = info.codec if info.lossy else None
-        if self.trim_silence and info.duration <= TRIM_MAX_SECONDS:
-            return replace(self._trimmed(load_audio(path)), lossy_codec=lossy_codec)
-        return _Opened(0, None, stream_audio(path, block_duration=STREAM_BLOCK_SECONDS), lossy_codec)
-
-    def _open_bytes(self, data: bytes, label: str) -> _Opened:
-        info = audio_info(data, name=label)
-        opened = self._trimmed(load_audio(data, name=label))
-        return replace(opened, lossy_codec=info.codec if info.lossy else None)
-
-    def _trimmed(self, waveform: torch.Tensor) -> _Opened:
-        if not self.trim_silence:
-            return _Opened(0, waveform.numel(), [waveform])
-        start, end = silence_bounds(waveform)
-        return _Opened(start, waveform.numel(), [waveform[start:end]])
+        jobs = ((str(p), (lambda p=p: open_file(p, self.trim_silence))) for p in paths)
+        return self._predict(opened_ahead(jobs, self.decode_workers, _FILES_AHEAD), explain)
 
     def score_waveforms(self, items: Iterable[tuple[str, torch.Tensor]], *, explain: bool = False) -> Iterator[Prediction]:
         """Score in-memory 16 kHz waveforms given as `(name, waveform)` pairs, batching across them."""
-        return self._predict(((name, (lambda w=waveform: self._trimmed(w))) for name, waveform in items), explain)
+        jobs = ((name, (lambda w=waveform: trimmed(w, self.trim_silence))) for name, waveform in items)
+        return self._predict(jobs, explain)
 
     @torch.inference_mode()
-    def score_windows(self, batch: torch.Tensor) -> torch.Tensor:
-        """Raw scores for a batch of windows `(batch, window)`."""
-        return self.model.score(batch.to(self.device)).float().cpu()
+    def score_windows(self, batch: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Raw scores for a batch of windows `(batch, window)`; `lengths` for zero-padded short windows
+        (models that accept variable length only)."""
+        if lengths is None:
+            return self.model.score(batch.to(self.device)).float().cpu()
+        return self.model.score(batch.to(self.device), lengths.to(self.device)).float().cpu()
 
-    def _predict(self, jobs: Iterable[tuple[str, Any]], explain: bool = False) -> Iterator[Prediction]:
-        pending: list[tuple[_Job, Window]] = []
-        open_jobs: list[_Job] = []
-        for name, open_blocks in jobs:
-            job = _Job(name)
+    def _predict(self, jobs: Iterable[tuple[str, Callable[[], Opened]]], explain: bool = False) -> Iterator[Prediction]:
+        """decode -> analyse -> score windows for each recording in turn; decide and report each as soon
+        as all its windows are scored, in input order."""
+        batcher = WindowBatcher(self.score_windows, self.window, self.batch_size,
+                                explain_with=self.p_fake if explain else None)
+        open_jobs: list[Job] = []
+        for name, open_audio in jobs:
+            job = Job(name)
             open_jobs.append(job)
             try:
-                opened = open_blocks()
+                opened = open_audio()
                 job.offset, job.total, job.lossy_codec = opened.offset, opened.total, opened.lossy_codec
-                for window in iter_windows(opened.blocks, self.window, self.hop):
-                    # The job keeps only the window's position: its samples live until scored, so a
-                    # long file never holds more than a batch of windows in memory.
-                    job.windows.append(replace(window, samples=_NO_SAMPLES))
-                    pending.append((job, window))
-                    if len(pending) >= self.batch_size:
-                        self._flush(pending, explain)
+                for window in analyse(opened, self.window, self.hop, tile_short=not self.variable_length):
+                    batcher.add(job, window)
             except DeepfakeAudioError as e:
                 job.error = str(e)
             except (RuntimeError, ValueError, OSError) as e:  # decoder/library failures on odd input
                 job.error = f"{name}: {e}"
             job.done = True
+            if len(open_jobs) > MAX_WAITING_BATCHES * self.batch_size:  # a rare length holds up the output
+                batcher.flush_all()
             while open_jobs and open_jobs[0].done and (open_jobs[0].error or open_jobs[0].scored()):
                 yield self._finish(open_jobs.pop(0))
-        self._flush(pending, explain)
+        batcher.flush_all()
         for job in open_jobs:
             yield self._finish(job)
 
-    def _flush(self, pending: list[tuple[_Job, Window]], explain: bool = False) -> None:
-        if not pending:
-            return
-        batch = torch.stack([w.samples for _, w in pending])
-        scores = self.score_windows(batch)
-        if explain:
-            from deepfake_audio.explain import explain_windows
-
-            for (job, _), why in zip(pending, explain_windows(batch, scores, self.score_windows, self.p_fake)):
-                job.explanations.append(why)
-        for (job, _), score in zip(pending, scores.tolist()):
-            job.scores.append(score)
-        pending.clear()
-
-    def _finish(self, job: _Job) -> Prediction:
+    def _finish(self, job: Job) -> Prediction:
         if job.error:
-            # A failed file keeps no partial windows: its verdict would be based on part of it.
-            return Prediction(path=job.name, label=None, p_fake=None, score=None,
-                              threshold=self.threshold, error=job.error)
-        scores = torch.tensor(job.scores)
-        silent = torch.tensor([w.silent for w in job.windows])
-        score = aggregate_scores(scores, silent, self.aggregate)
-        starts = [(w.start + job.offset) / SAMPLE_RATE for w in job.windows]
-        ends = [(w.end + job.offset) / SAMPLE_RATE for w in job.windows]
-        segments = find_segments(starts, ends, job.scores, silent.tolist(), self.p_fake, self.segment_rule)
-        # A machine-made span makes the recording fake, however real the rest of it sounds.
-        score = min([score, *(s.score for s in segments)])
-        warnings = []
-        if bool(silent.all()):
-            warnings.append("no speech found (silent or near-silent audio): the verdict is unreliable")
-        voiced = [w for w in job.windows if not w.silent]
-        if voiced and max(w.high_band_db for w in voiced) < NARROWBAND_DB:
-            warnings.append(
-                f"narrowband audio (nothing above {NARROWBAND_CUTOFF_HZ // 1000} kHz, e.g. a telephone line or an "
-                "8 kHz recording): detectors are least reliable here; see the model card's telephone result"
-            )
-        if voiced:
-            floor = sorted(w.speech_over_floor_db for w in voiced)[len(voiced) // 2]
-            if floor < NOISY_DB:
-                warnings.append(
-                    f"strong background noise (speech only {floor:.0f} dB above the quietest frames): detectors "
-                    "are unreliable in heavy noise; see the model card's noise result"
-                )
-        if job.lossy_codec:
-            warnings.append(
-                f"lossy-compressed audio ({job.lossy_codec}): compression rewrites the fine spectral detail "
-                "detectors rely on, so the verdict is less reliable; see the model card's codec results"
-            )
-        duration = (job.total if job.total is not None else job.windows[-1].end) / SAMPLE_RATE
-        if duration < 0.5 * self.window / SAMPLE_RATE:
-            warnings.append(f"audio is only {duration:.2f} s long: the verdict is less reliable")
-        return Prediction(
-            path=job.name,
-            label="fake" if score < self.threshold else "real",
-            p_fake=self.p_fake(score),
-            score=score,
-            threshold=self.threshold,
-            duration=duration,
-            windows=[
-                WindowScore(start, end, s, self.p_fake(s), w.silent,
-                            job.explanations[i] if job.explanations else None)
-                for i, (w, start, end, s) in enumerate(zip(job.windows, starts, ends, job.scores))
-            ],
-            warnings=warnings,
-            segments=segments,
-        )
-
-
-@dataclass
-class _Opened:
-    """A recording ready for windowing: its audio blocks and what is known about it up front."""
-
-    offset: int  # samples trimmed from the start
-    total: int | None  # samples in the recording, when known before streaming ends
-    blocks: Iterable[torch.Tensor]
-    lossy_codec: str | None = None  # the file's codec, when it is a lossy one
-
-
-@dataclass
-class _Job:
-    name: str
-    windows: list[Window] = field(default_factory=list)
-    scores: list[float] = field(default_factory=list)
-    explanations: list[list[dict[str, Any]]] = field(default_factory=list)  # with `explain`, per window
-    error: str | None = None
-    done: bool = False
-    offset: int = 0  # samples trimmed from the start (window times are reported in the original timeline)
-    total: int | None = None  # samples in the recording, when known before streaming ends
-    lossy_codec: str | None = None
-
-    def scored(self) -> bool:
-        return len(self.scores) == len(self.windows)
+            return failed_prediction(job, self.threshold)
+        score, label = decide(job.scores, job.windows, self.aggregate, self.threshold)
+        return report(job, score, label, self.threshold, self.p_fake, self.window, self.segment_rule)
 
 
 def detect(paths: Sequence[str | os.PathLike], model_path: str | None = None, **kwargs: Any) -> list[Prediction]:
-    """Convenience: score files with a checkpoint (the bundled model by default)."""
+    """Convenience: score files with a bundled model by name or a checkpoint (the `default` bundled model when None)."""
     return list(Detector.from_pretrained(model_path, **kwargs).detect_files(paths))

@@ -32,6 +32,10 @@ class ConfigError(DeepfakeAudioError):
 class MissingExtraError(DeepfakeAudioError, ImportError):
     """An optional dependency is needed; the message names the pip extra that installs it."""
 
+    def __init__(self, message: str, *, module: str | None = None, extra: str | None = None) -> None:
+        super().__init__(message)
+        self.module, self.extra = module, extra
+
 
 def require(module: str, extra: str) -> ModuleType:
     """Import an optional dependency, or raise a message naming the extra that provides it."""
@@ -41,5 +45,5 @@ def require(module: str, extra: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as e:
         raise MissingExtraError(
-            f"this feature needs '{module}': pip install 'deepfake-audio[{extra}]'"
+            f"this feature needs '{module}': pip install 'deepfake-audio[{extra}]'", module=module, extra=extra
         ) from e

@@ -1,7 +1,8 @@
 """Sliding windows over audio of any length, from whole tensors or from a stream of blocks.
 
 A clip shorter than one window is tiled to the window length (as in training) and reported with its
-true end time. Longer audio is covered by windows `hop` samples apart, plus one final window aligned to
+true end time; for a model that accepts shorter input (`tile_short=False`) it is passed as it is, which
+spares the model the work on repeated copies. Longer audio is covered by windows `hop` samples apart, plus one final window aligned to
 the end so the tail is never dropped: nothing is silently truncated.
 """
 
@@ -24,7 +25,7 @@ NARROWBAND_CUTOFF_HZ = 4_000
 NARROWBAND_DB = -48.0
 _HIGH_BAND_FRAME = 512  # samples per frame of the bandwidth check (32 ms)
 # Speech level over the noise floor (`speech_over_floor_db`): loud frames (95th percentile of 25 ms
-# frame energies) over quiet ones (10th). See NOISY_DB in detector.py for the measured threshold.
+# frame energies) over quiet ones (10th). See NOISY_DB in pipeline/report.py for the measured threshold.
 _FLOOR_FRAME = 400
 
 
@@ -32,7 +33,7 @@ _FLOOR_FRAME = 400
 class Window:
     start: int  # first sample
     end: int  # one past the last real (untiled) sample
-    samples: torch.Tensor  # (window,) always exactly the window length
+    samples: torch.Tensor  # (window,) the window length; shorter only for a short clip left untiled
     silent: bool
     high_band_db: float = 0.0  # energy above NARROWBAND_CUTOFF_HZ relative to the whole window, dB
     speech_over_floor_db: float = math.inf  # loud frames over quiet frames, dB (low: strong noise)
@@ -96,8 +97,12 @@ def _window(start: int, end: int, samples: torch.Tensor) -> Window:
                   speech_over_floor_db(samples))
 
 
-def iter_windows(blocks: Iterable[torch.Tensor], window: int, hop: int) -> Iterator[Window]:
-    """Cut consecutive blocks of one recording into windows, holding at most a block plus a window."""
+def iter_windows(blocks: Iterable[torch.Tensor], window: int, hop: int, *, tile_short: bool = True) -> Iterator[Window]:
+    """Cut consecutive blocks of one recording into windows, holding at most a block plus a window.
+
+    A recording shorter than one window gives one window: tiled to the window length, or (`tile_short`
+    false) its own samples. Its warning measures are the same either way.
+    """
     if hop <= 0 or hop > window:
         raise ValueError(f"hop must be in (0, window]; got hop={hop}, window={window}")
     buffer = torch.zeros(0)
@@ -118,16 +123,17 @@ def iter_windows(blocks: Iterable[torch.Tensor], window: int, hop: int) -> Itera
     total = offset + buffer.numel()
     if last_end == 0:
         tiled = tile_to_length(buffer, window)
-        yield Window(0, total, tiled, is_silent(buffer) if total else True, high_band_level_db(tiled),
+        samples = tiled if tile_short or total == 0 else buffer
+        yield Window(0, total, samples, is_silent(buffer) if total else True, high_band_level_db(tiled),
                      speech_over_floor_db(buffer))
     elif last_end < total:
         samples = buffer[-window:]
         yield _window(total - window, total, samples)
 
 
-def windows_of(waveform: torch.Tensor, window: int, hop: int) -> list[Window]:
+def windows_of(waveform: torch.Tensor, window: int, hop: int, *, tile_short: bool = True) -> list[Window]:
     """All windows of an in-memory waveform `(time,)`."""
-    return list(iter_windows([waveform], window, hop))
+    return list(iter_windows([waveform], window, hop, tile_short=tile_short))
 
 
 def aggregate_scores(scores: torch.Tensor, silent: torch.Tensor, how: str = "mean") -> float:

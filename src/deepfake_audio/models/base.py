@@ -55,6 +55,12 @@ class DetectorModel(nn.Module):
     # True for models built on pretrained weights the user supplies (a config path): they cannot be
     # built from defaults, so listings and generic tests treat them apart.
     needs_local_weights: ClassVar[bool] = False
+    # True when the model scores input shorter than its window exactly as it is: `forward` and `score`
+    # then take `lengths (batch,)`, the real samples of each row of a zero-padded batch, and each row's
+    # result equals that row's audio scored alone (unpadded). Such a model is given a short clip as it is
+    # instead of tiled to the window, which costs less and spares it repeated copies. False: every input
+    # is exactly `num_samples` long.
+    accepts_variable_length: ClassVar[bool] = False
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -68,9 +74,15 @@ class DetectorModel(nn.Module):
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:  # (batch, time) -> (batch, 2)
         raise NotImplementedError
 
-    def score(self, waveform: torch.Tensor) -> torch.Tensor:
-        """Bona-fide log-odds per example, shape `(batch,)`; higher = more bona fide."""
-        logits = self(waveform)
+    def score(self, waveform: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Bona-fide log-odds per example, shape `(batch,)`; higher = more bona fide.
+
+        `lengths` (only for models that `accepts_variable_length`): real samples per row, the rest of each
+        row being zero padding.
+        """
+        if lengths is not None and not self.accepts_variable_length:
+            raise ValueError(f"model {self.name!r} takes whole windows only; it does not accept lengths")
+        logits = self(waveform) if lengths is None else self(waveform, lengths=lengths)
         return logits[:, BONAFIDE_INDEX] - logits[:, SPOOF_INDEX]
 
     def config_dict(self) -> dict[str, Any]:

@@ -52,6 +52,10 @@ def temporal_log_flatness(log_power: torch.Tensor, mask: torch.Tensor) -> torch.
 class FlatStats(DetectorModel):
     """Mean and spread of per-band log spectral flatness over speech frames, then a small MLP."""
 
+    # Statistics pool over whatever frames there are, so a short clip needs no tiling: padded frames are
+    # left out of every statistic (see `_analyse`).
+    accepts_variable_length = True
+
     @dataclass
     class Config(ModelConfig):
         duration: float = 4.0
@@ -142,15 +146,29 @@ class FlatStats(DetectorModel):
             layers.append(nn.Linear(num_inputs, 2))
         return nn.Sequential(*layers)
 
-    def statistics(self, waveform: torch.Tensor) -> torch.Tensor:
+    def statistics(self, waveform: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """The per-band statistics the classifiers read, `(batch, statistics)`."""
-        return self._analyse(waveform)[0]
+        return self._analyse(waveform, lengths)[0]
 
-    def _analyse(self, waveform: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Statistics `(batch, statistics)` and, with band masking, which bands are present `(batch, bands)`."""
+    def _analyse(
+        self, waveform: torch.Tensor, lengths: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Statistics `(batch, statistics)` and, with band masking, which bands are present `(batch, bands)`.
+
+        With `lengths`, each row counts only the frames the centred, zero-padded STFT gives for its own
+        length: those frames see exactly the samples (and zeros) they would see in the row scored alone.
+        """
         flatness, band_log_power, energy_db, power = self.frontend.analyse(waveform)
         flatness, band_log_power = flatness[:, : self.num_bands], band_log_power[:, : self.num_bands]
-        speech = energy_db > energy_db.amax(dim=1, keepdim=True) - self.config.speech_range_db
+        frames = energy_db.shape[-1]
+        num_frames: int | torch.Tensor = frames
+        if lengths is None:  # (the graph exported to ONNX takes this branch)
+            speech = energy_db > energy_db.amax(dim=1, keepdim=True) - self.config.speech_range_db
+        else:
+            num_frames = (1 + lengths.to(energy_db.device) // self.config.hop_length).clamp(max=frames)[:, None]
+            valid = torch.arange(frames, device=energy_db.device) < num_frames
+            loudest = energy_db.masked_fill(~valid, -torch.inf).amax(dim=1, keepdim=True)
+            speech = valid & (energy_db > loudest - self.config.speech_range_db)
         mean, std = masked_mean_std(flatness, speech)
         stats = [mean, std]
         if self.config.flatness_change:
@@ -158,17 +176,19 @@ class FlatStats(DetectorModel):
             stats.append(masked_mean_std(change, speech[:, 1:] & speech[:, :-1])[0])
         if self.config.level_flatness:
             stats.append(temporal_log_flatness(band_log_power, speech))
-        present = self._present_bands(power, speech) if self.finds_bandwidth else None
+        present = self._present_bands(power, speech, num_frames) if self.finds_bandwidth else None
         return torch.cat(stats, dim=1), present
 
-    def _present_bands(self, power: torch.Tensor, speech: torch.Tensor) -> torch.Tensor:
+    def _present_bands(
+        self, power: torch.Tensor, speech: torch.Tensor, num_frames: int | torch.Tensor
+    ) -> torch.Tensor:
         """`(batch, bands)` True for the bands below the recording's bandwidth (see Config)."""
         config = self.config
         # Frames whose window reaches past the ends of the audio (the STFT pads with zeros) splash the
         # step at the edge across every bin: they would hide a low-pass, so they are left out.
         edge = math.ceil(self.frontend.win_length / 2 / config.hop_length)
         frame = torch.arange(power.shape[-1], device=power.device)
-        inside = (frame >= edge) & (frame < power.shape[-1] - edge)
+        inside = (frame >= edge) & (frame < num_frames - edge)  # with lengths, each row's own end
         weight = (speech & inside).to(power.dtype).unsqueeze(1)
         mean_power = (power * weight).sum(dim=2) / weight.sum(dim=2).clamp(min=1.0)  # (batch, bins)
         level_db = 10 * torch.log10(mean_power + 1e-30)
@@ -194,8 +214,8 @@ class FlatStats(DetectorModel):
             standardised = torch.cat([standardised, present.to(features.dtype)], dim=1)
         return member[1:](standardised)
 
-    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        features, present = self._analyse(waveform)
+    def forward(self, waveform: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        features, present = self._analyse(waveform, lengths)
         masks = present if self.config.mask_absent_bands else None
         members = [self._classify(member, features, masks) for member in (self.classifier, *self.more_members)]
         if self.band_limited is not None:

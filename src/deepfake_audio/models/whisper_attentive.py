@@ -13,7 +13,6 @@ Pooling over frames takes any window length; nothing is padded, so duration is n
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -35,8 +34,6 @@ class WhisperAttentive(WhisperBackbone):
         kernel: int = 5  # frames (20 ms each) the temporal convolution spans
         attention: int = 64
         dropout: float = 0.2
-
-    variable_length: ClassVar[bool] = True
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
@@ -70,5 +67,5 @@ class WhisperAttentive(WhisperBackbone):
         std = ((alpha * (x - mean[:, None]).square()).sum(dim=1) + 1e-5).sqrt()
         return self.out(self.dropout(torch.cat([mean, std], dim=1)))
 
-    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+    def logits(self, waveform: torch.Tensor) -> torch.Tensor:
         return self.head(self.hidden_states(waveform).transpose(1, 2))

@@ -10,7 +10,7 @@ mistake. Blocks that are fine-tuned (`trainable_layers`) *are* stored.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -30,7 +30,13 @@ class WhisperBackboneConfig(ModelConfig):
 
 
 class WhisperBackbone(DetectorModel):
-    """Base class: log-mel + Whisper encoder, the lowest `encoder_layers` blocks, frozen unless trainable."""
+    """Base class: log-mel + Whisper encoder, the lowest `encoder_layers` blocks, frozen unless trainable.
+
+    Subclasses implement `logits(waveform)` for windows of any length: positions are cropped to the input
+    and heads pool over frames, so short clips are scored as they are, never tiled or padded.
+    """
+
+    accepts_variable_length: ClassVar[bool] = True
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
@@ -89,6 +95,15 @@ class WhisperBackbone(DetectorModel):
         if self.config.trainable_layers == 0:
             self.encoder.eval()  # a frozen encoder gives the same features in training as in inference
         return self
+
+    def forward(self, waveform: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits `(batch, 2)`; with `lengths`, each zero-padded row is scored at its own length alone."""
+        if lengths is None:
+            return self.logits(waveform)
+        return torch.cat([self.logits(waveform[i : i + 1, : int(n)]) for i, n in enumerate(lengths.tolist())])
+
+    def logits(self, waveform: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
     def hidden_states(self, waveform: torch.Tensor) -> torch.Tensor:
         """`(batch, layers_run + 1, frames, width)` for 16 kHz waveforms `(batch, time)`."""

@@ -10,7 +10,6 @@ frozen-feature baseline of the benchmark: the simplest way to use the encoder.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 from torch import nn
@@ -28,8 +27,6 @@ class WhisperStats(WhisperBackbone):
     class Config(WhisperBackboneConfig):
         hidden: int = 0  # 0: a linear classifier over the statistics
         dropout: float = 0.1
-
-    variable_length: ClassVar[bool] = True  # statistics over frames take any window length
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
@@ -60,5 +57,5 @@ class WhisperStats(WhisperBackbone):
         self.stats_mean.copy_(statistics.mean(dim=0))
         self.stats_std.copy_(statistics.std(dim=0).clamp(min=1e-4))
 
-    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+    def logits(self, waveform: torch.Tensor) -> torch.Tensor:
         return self.classify(self.statistics(waveform))
