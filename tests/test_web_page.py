@@ -174,7 +174,7 @@ def _download_report(page, card) -> dict:
     return json.loads(Path(info.value.path()).read_text())
 
 
-def test_page_analyses_a_clip_a_long_recording_and_silence(server, browser, tmp_path):
+def test_page_analyses_a_clip_a_long_recording_and_silence(browser, server, tmp_path):
     clip = EXAMPLES / "real" / "ljspeech_original_0.flac"
     long_recording = _three_minute_recording(tmp_path / "three_minutes.wav")
     silence = tmp_path / "silence.wav"
@@ -254,7 +254,7 @@ def _ten_minute_result() -> dict:
     }
 
 
-def test_page_shows_segments_why_and_no_verdict(server, browser, tmp_path):
+def test_page_shows_segments_why_and_no_verdict(browser, server, tmp_path):
     """New fields of the JSON (segments, per-window explanation, no_verdict) as the page renders them."""
     long_file = tmp_path / "ten_minutes.wav"
     sf.write(long_file, np.tile(_example("real/ljspeech_original_0.flac"), 150), SAMPLE_RATE)

@@ -15,6 +15,7 @@ from typing import Any
 from deepfake_audio.detector import Detector
 from deepfake_audio.errors import DeepfakeAudioError, require
 
+# The page's own script and style (in web/): the only files `GET /assets/{name}` serves.
 _PAGE_ASSETS = {"page.js": "text/javascript", "page.css": "text/css"}
 
 
