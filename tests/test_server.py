@@ -38,18 +38,6 @@ def test_page_health_info(client):
     assert client.get("/info").json()["model"] == "seed-cnn"
 
 
-def test_page_script_and_style_are_served_from_the_package(client):
-    page = client.get("/").text
-    for name, media in (("page.js", "text/javascript"), ("page.css", "text/css")):
-        assert f'"assets/{name}"' in page
-        response = client.get(f"/assets/{name}")
-        assert response.status_code == 200 and response.headers["content-type"].startswith(media)
-        assert len(response.text) > 1000
-    # Nothing outside the page's own assets is reachable there.
-    assert client.get("/assets/index.html").status_code == 404
-    assert client.get("/assets/..%2Fserver.py").status_code == 404
-
-
 def test_detect_upload(client):
     response = client.post("/detect", files={"file": ("clip.wav", _wav_bytes(2.5), "audio/wav")})
     assert response.status_code == 200

@@ -183,6 +183,8 @@ def test_page_analyses_a_clip_a_long_recording_and_silence(browser, server, tmp_
     page = browser.new_page(viewport={"width": 1100, "height": 900})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
     page.goto(server)
     # No Analyse button: choosing the files starts the analysis.
     assert page.get_by_role("button", name="Analyse").count() == 0
@@ -221,6 +223,8 @@ def test_page_analyses_a_clip_a_long_recording_and_silence(browser, server, tmp_
     assert json.loads(Path(info.value.path()).read_text()) == reports
     assert "3 files · 3 analysed" in page.locator("#summary").inner_text()
     assert errors == []
+    # Nothing is loaded from anywhere but this server (and the page's own blob: URLs): it works offline.
+    assert requested and all(url.startswith((server, "blob:", "data:")) for url in requested), requested
     _save(page, "web_page.png", tmp_path)
 
     page.set_viewport_size({"width": 390, "height": 844})
@@ -235,7 +239,9 @@ def test_page_analyses_a_clip_a_long_recording_and_silence(browser, server, tmp_
 
 def _ten_minute_result() -> dict:
     """What a server with segments and explanations answers for a 10-minute edited recording."""
-    bands = [[0, 500], [500, 1000], [1000, 2000], [2000, 4000], [4000, 8000]]
+    # Each window lists its three strongest bands (band occlusion), as `explain=true` gives them.
+    flagged_bands = [([5500, 8000], 0.30), ([4000, 5500], 0.08), ([0, 300], -0.02)]
+    real_bands = [([5500, 8000], -0.05), ([300, 700], -0.03), ([2000, 3000], 0.01)]
     windows = []
     for k in range(299):
         start = 2.0 * k
@@ -243,11 +249,10 @@ def _ten_minute_result() -> dict:
         p = 0.93 if inside else 0.08
         windows.append({
             "start": start, "end": start + 4.0, "score": 0.0, "p_fake": p, "silent": False,
-            "explanation": [{"band_hz": b, "delta": (0.3 if i == 4 else 0.02) * (1 if inside else -1)}
-                            for i, b in enumerate(bands)],
+            "explanation": [{"band_hz": b, "delta": d} for b, d in (flagged_bands if inside else real_bands)],
         })
     return {
-        "path": "ten_minutes.wav", "label": "fake", "p_fake": 0.21, "score": 0.5, "threshold": -0.375,
+        "path": "ten_minutes.flac", "label": "fake", "p_fake": 0.21, "score": 0.5, "threshold": -0.375,
         "duration": 600.0, "windows": windows, "segments": [{"start": 120.0, "end": 160.0, "p_fake": 0.93}],
         "warnings": ["lossy-compressed audio (mp3): compression rewrites the fine spectral detail"],
         "error": None,
@@ -256,26 +261,27 @@ def _ten_minute_result() -> dict:
 
 def test_page_shows_segments_why_and_no_verdict(browser, server, tmp_path):
     """New fields of the JSON (segments, per-window explanation, no_verdict) as the page renders them."""
-    long_file = tmp_path / "ten_minutes.wav"
-    sf.write(long_file, np.tile(_example("real/ljspeech_original_0.flac"), 150), SAMPLE_RATE)
+    # Ten minutes at 8 kHz in FLAC keeps the upload small; the answer is canned, only the waveform uses it.
+    long_file = tmp_path / "ten_minutes.flac"
+    sf.write(long_file, np.tile(_example("real/ljspeech_original_0.flac")[::2], 150), SAMPLE_RATE // 2)
     silent_file = tmp_path / "quiet.wav"
     sf.write(silent_file, np.zeros(SAMPLE_RATE, dtype=np.float32), SAMPLE_RATE)
     no_verdict = {"path": "quiet.wav", "label": None, "p_fake": None, "score": None, "threshold": -0.375,
                   "duration": 1.0, "windows": [{"start": 0.0, "end": 1.0, "score": 0.0, "p_fake": 0.5,
                                                 "silent": True}],
-                  "no_verdict": "no speech found (silent or near-silent audio)", "warnings": [], "error": None}
+                  "no_verdict": "no speech found: the audio is silent (every window is below -60 dBFS)", "warnings": [], "error": None}
     sent: list[str] = []
 
     def answer(route):
         body = route.request.post_data_buffer or b""
-        sent.append(body.decode("latin-1"))
+        sent.append(route.request.url)
         result = no_verdict if b'filename="quiet.wav"' in body else _ten_minute_result()
         route.fulfill(status=200, content_type="application/json", body=json.dumps(result))
 
     page = browser.new_page(viewport={"width": 1100, "height": 900})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.route("**/detect", answer)
+    page.route("**/detect?*", answer)
     page.goto(server)
     page.check("#explain")
     page.set_input_files("#file", str(long_file))
@@ -297,7 +303,7 @@ def test_page_shows_segments_why_and_no_verdict(browser, server, tmp_path):
         _wait_for_result(page, cards.nth(i), errors, 60_000)
     assert cards.count() == 2  # each file once, whichever way it came
     long_card, quiet_card = cards.nth(0), cards.nth(1)
-    assert all('name="explain"' in body for body in sent) and len(sent) == 2
+    assert sent == [server + "detect?explain=true"] * 2
 
     verdict = long_card.locator('[data-testid="verdict"]').inner_text()
     # Called machine-made on the strength of its segment, though the whole-file average is low.
@@ -315,14 +321,16 @@ def test_page_shows_segments_why_and_no_verdict(browser, server, tmp_path):
 
     long_card.locator(".why summary").click()
     why = long_card.locator(".why-body").inner_text()
-    assert "4 kHz–8 kHz" in why and "toward machine-made" in why and "Averaged over the 20 moments" in why
+    assert "Averaged over the 20 moments" in why and "5.5 kHz–8 kHz\ntoward machine-made" in why, why
     # Choosing one moment on the timeline shows that moment's bands (here 1:00, a real-sounding one).
     box = timeline.bounding_box()
     page.mouse.click(box["x"] + 0.1 * box["width"], box["y"] + 20)
     why = long_card.locator(".why-body").inner_text()
-    assert "For 0:58 to 1:02" in why and "toward real" in why, why
+    assert "For 0:58 to 1:02" in why and "5.5 kHz–8 kHz\ntoward real" in why, why
     quiet_verdict = quiet_card.locator('[data-testid="verdict"]').inner_text()
     assert quiet_verdict.startswith("No speech found")
     assert quiet_card.locator(".why").is_hidden()
+    long_card.get_by_role("link", name="How to read this").click()
+    assert page.locator("#guide table").is_visible()
     _save(page, "web_page_segments.png", tmp_path)
     page.close()
