@@ -103,12 +103,12 @@ def _example(name: str) -> np.ndarray:
 
 
 def _three_minute_recording(path: Path) -> Path:
-    """Real example speech for three minutes with the two machine-made examples spliced in at 2:00."""
+    """Three minutes of real example speech with 40 s of the machine-made examples spliced in at 2:00."""
     real = [_example("real/ljspeech_original_0.flac"), _example("real/librispeech_198-209-0000.flac")]
     fake = [_example("fake/melgan_generated_0.flac"), _example("fake/matcha_tts_MAT-100_1.flac")]
     parts, seconds = [], 0.0
     while seconds < 180.0:
-        pool = fake if 120.0 <= seconds < 136.0 else real
+        pool = fake if 120.0 <= seconds < 160.0 else real
         clip = pool[len(parts) % 2]
         parts.append(clip)
         seconds += clip.size / SAMPLE_RATE
@@ -183,6 +183,8 @@ def test_page_analyses_a_clip_a_long_recording_and_silence(browser, server, tmp_
     page = browser.new_page(viewport={"width": 1100, "height": 900})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    # A Content-Security-Policy that blocked the page's own script or style would show up here.
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     requested: list[str] = []
     page.on("request", lambda r: requested.append(r.url))
     page.goto(server)
