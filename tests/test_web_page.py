@@ -336,3 +336,35 @@ def test_page_shows_segments_why_and_no_verdict(browser, server, tmp_path):
     assert page.locator("#guide table").is_visible()
     _save(page, "web_page_segments.png", tmp_path)
     page.close()
+
+
+def test_page_asks_for_an_access_key_and_sends_it(browser, server, tmp_path):
+    """A server started with API keys answers 401; the page asks for the key and sends it next time."""
+    clip = EXAMPLES / "real" / "ljspeech_original_0.flac"
+    seen: list[str | None] = []
+
+    def answer(route):
+        key = route.request.headers.get("x-api-key")
+        seen.append(key)
+        if key != "s3cret":
+            route.fulfill(status=401, content_type="application/json",
+                          body=json.dumps({"detail": "an API key is required"}))
+        else:
+            route.continue_()
+
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page.route("**/detect", answer)
+    page.goto(server)
+    assert page.locator("#key-row").is_hidden()  # this server needs no key, and /health says so
+    page.set_input_files("#file", str(clip))
+    first = page.locator("article.card").nth(0)
+    first.locator(".status.error").wait_for(timeout=60_000)
+    assert "needs an access key" in first.locator(".status").inner_text()
+    assert page.locator("#key-row").is_visible()
+    page.fill("#api-key", "s3cret")
+    page.set_input_files("#file", str(clip))
+    second = page.locator("article.card").nth(1)
+    _wait_for_result(page, second, [], ANALYSIS_TIMEOUT_MS)
+    assert seen == [None, "s3cret"]
+    assert "1 could not be analysed" in page.locator("#summary").inner_text()
+    page.close()
