@@ -78,6 +78,8 @@ def main() -> None:
     parser.add_argument("--manifest", type=Path, default=EXTERNAL / "manifest.csv")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md as it is")
+    parser.add_argument("--record", action="store_true",
+                        help="store each bundled model's measured clean EER in its header (`deepfake-audio models`)")
     args = parser.parse_args()
     if not args.manifest.is_file():
         sys.exit(f"{args.manifest}: not found (the external test set lives in ../shared/data/external)")
@@ -87,6 +89,10 @@ def main() -> None:
     results = []
     for spec in args.arm:
         name, _, checkpoint = spec.partition("=")
+        if not Path(checkpoint).is_file():  # a bundled name
+            from deepfake_audio.bundled import bundled_path
+
+            checkpoint = str(bundled_path(checkpoint))
         results.append(measure_arm(name, checkpoint, clips, waveforms))
         r = results[-1]
         print(f"{name}: clean {100 * r['eer']['clean']:.1f}%, mp3 mixed {100 * r['eer_real_clean_vs_fake_mp3']:.1f}"
@@ -119,6 +125,13 @@ def main() -> None:
     if not args.no_write:
         out = Path(__file__).resolve().parent / "results" / "external.json"
         out.write_text(json.dumps(results, indent=1) + "\n")
+    if args.record:
+        from deepfake_audio.bundled import BUNDLED, bundled_path, record_measurement
+
+        for r in results:
+            for name in BUNDLED:
+                if Path(r["checkpoint"]).resolve() == bundled_path(name).resolve():
+                    record_measurement(bundled_path(name), external_eer=round(r["eer"]["clean"], 4))
 
 
 if __name__ == "__main__":
