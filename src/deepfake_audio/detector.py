@@ -257,7 +257,7 @@ class Detector:
                     if len(pending) >= self.batch_size:
                         self._flush(pending)
                 job.decode_warnings = opened.warnings  # a stream's list is complete once it is exhausted
-            except Exception as e:  # noqa: BLE001 (a batch never dies: whatever one file raises is its error)
+            except Exception as e:  # noqa: BLE001 - a batch never dies: whatever one file raises is its error
                 job.error = one_line_error(name, e)
             job.done = True
             while open_jobs and open_jobs[0].done and (open_jobs[0].error or open_jobs[0].scored()):
@@ -271,7 +271,7 @@ class Detector:
             return
         try:
             scores = self.score_windows(torch.stack([w.samples for _, w in pending])).tolist()
-        except Exception:  # noqa: BLE001 (find the file whose window fails; the others keep their scores)
+        except Exception:  # noqa: BLE001 - find the file whose window fails; the others keep their scores
             scores = [self._score_one(job, window) for job, window in pending]
         for (job, _), score in zip(pending, scores):
             job.scores.append(score)
@@ -280,14 +280,14 @@ class Detector:
     def _score_one(self, job: _Job, window: Window) -> float:
         try:
             return float(self.score_windows(window.samples[None])[0])
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:  # noqa: BLE001 - recorded as that file's error
             job.error = job.error or one_line_error(job.name, e, context="scoring failed")
             return math.nan
 
     def _finish(self, job: _Job) -> Prediction:
         try:
             return self._verdict(job)
-        except Exception as e:  # noqa: BLE001 (a batch never dies)
+        except Exception as e:  # noqa: BLE001 - a batch never dies
             return self._failed(job.name, one_line_error(job.name, e))
 
     def _failed(self, name: str, error: str) -> Prediction:
