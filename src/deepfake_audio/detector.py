@@ -328,6 +328,8 @@ class Detector:
         if duration < 0.5 * self.window / SAMPLE_RATE:
             warnings.append(f"audio is only {duration:.2f} s long: the verdict is less reliable")
         no_verdict = _no_speech_reason(job.windows)
+        if no_verdict:  # how reliable a verdict would be is moot; what decoding noticed still matters
+            warnings = list(job.decode_warnings)
         return Prediction(
             path=job.name,
             label=None if no_verdict else "fake" if score < self.threshold else "real",
