@@ -409,7 +409,11 @@ def _av_open(file: BinaryIO, label: str, sf_error: Exception | None) -> tuple[An
     if not container.streams.audio:
         container.close()
         raise AudioDecodeError(f"{label}: unsupported file: no audio stream in {container.format.name} data")
-    return container, container.streams.audio[0]
+    stream = container.streams.audio[0]
+    if stream.codec_context is None:  # FFmpeg found a stream but has no decoder for its codec
+        container.close()
+        raise AudioDecodeError(f"{label}: unsupported audio codec in {container.format.name} data")
+    return container, stream
 
 
 def _av_chunks(
