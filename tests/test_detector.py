@@ -136,3 +136,12 @@ def test_lossy_compressed_files_are_flagged(checkpoint, tmp_path, trimmed):
     assert mp3.error is None and lossless.error is None
     assert not any("lossy" in w for w in lossless.warnings)
     assert any("lossy-compressed audio (MPEG_LAYER_III)" in w for w in mp3.warnings)
+
+
+def test_corpus_metrics_can_score_silence_too(checkpoint):
+    """Evaluation and validation need a score for every trial, silent ones included."""
+    detector = Detector.from_pretrained(checkpoint, device="cpu")
+    (p,) = detector.score_waveforms([("zeros", torch.zeros(16_000))], withhold_no_speech=False)
+    assert p.no_verdict is None and p.label in ("real", "fake") and p.score is not None
+    (q,) = detector.score_waveforms([("zeros", torch.zeros(16_000))])
+    assert q.label is None and "no speech" in q.no_verdict

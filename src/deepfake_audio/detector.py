@@ -218,9 +218,16 @@ class Detector:
         start, end = silence_bounds(waveform)
         return _Opened(start, waveform.numel(), [waveform[start:end]])
 
-    def score_waveforms(self, items: Iterable[tuple[str, torch.Tensor]]) -> Iterator[Prediction]:
-        """Score in-memory 16 kHz waveforms given as `(name, waveform)` pairs, batching across them."""
-        return self._predict((name, (lambda w=waveform, n=name: self._checked_waveform(w, n))) for name, waveform in items)
+    def score_waveforms(
+        self, items: Iterable[tuple[str, torch.Tensor]], *, withhold_no_speech: bool = True
+    ) -> Iterator[Prediction]:
+        """Score in-memory 16 kHz waveforms given as `(name, waveform)` pairs, batching across them.
+
+        Metrics over a labelled corpus need a score for every trial: `withhold_no_speech=False` scores
+        silent or steady clips too instead of giving them no verdict.
+        """
+        jobs = ((name, (lambda w=waveform, n=name: self._checked_waveform(w, n))) for name, waveform in items)
+        return self._predict(jobs, withhold_no_speech=withhold_no_speech)
 
     def _checked_waveform(self, waveform: torch.Tensor, name: str) -> _Opened:
         """Waveforms handed over directly get the checks decoding applies: finite, within full scale."""
@@ -240,11 +247,11 @@ class Detector:
         """Raw scores for a batch of windows `(batch, window)`."""
         return self.model.score(batch.to(self.device)).float().cpu()
 
-    def _predict(self, jobs: Iterable[tuple[str, Any]]) -> Iterator[Prediction]:
+    def _predict(self, jobs: Iterable[tuple[str, Any]], *, withhold_no_speech: bool = True) -> Iterator[Prediction]:
         pending: list[tuple[_Job, Window]] = []
         open_jobs: list[_Job] = []
         for name, open_blocks in jobs:
-            job = _Job(name)
+            job = _Job(name, withhold_no_speech=withhold_no_speech)
             open_jobs.append(job)
             try:
                 opened = open_blocks()
@@ -327,7 +334,7 @@ class Detector:
         duration = (job.total if job.total is not None else job.windows[-1].end) / SAMPLE_RATE
         if duration < 0.5 * self.window / SAMPLE_RATE:
             warnings.append(f"audio is only {duration:.2f} s long: the verdict is less reliable")
-        no_verdict = _no_speech_reason(job.windows)
+        no_verdict = _no_speech_reason(job.windows) if job.withhold_no_speech else None
         if no_verdict:  # how reliable a verdict would be is moot; what decoding noticed still matters
             warnings = list(job.decode_warnings)
         return Prediction(
@@ -379,6 +386,7 @@ class _Job:
     total: int | None = None  # samples in the recording, when known before streaming ends
     lossy_codec: str | None = None
     decode_warnings: list[str] = field(default_factory=list)
+    withhold_no_speech: bool = True  # give silent or steady audio no verdict (False: score it anyway)
 
     def scored(self) -> bool:
         return len(self.scores) == len(self.windows)

@@ -117,7 +117,7 @@ def load_splits(config: ExperimentConfig) -> tuple[list[Trial], list[Trial]]:
 def validate(detector: Detector, trials: list[Trial], cache: WaveformCache) -> dict[str, Any]:
     """Score whole validation clips with the inference windowing; EER and its threshold."""
     items = ((str(t.path), cache.get(t)) for t in trials)
-    predictions = list(detector.score_waveforms(items))
+    predictions = list(detector.score_waveforms(items, withhold_no_speech=False))
     scores = np.array([p.score for p in predictions], dtype=np.float64)
     labels = np.array([t.label is Label.BONAFIDE for t in trials])
     eer, threshold = compute_eer(scores[labels], scores[~labels])
