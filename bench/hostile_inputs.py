@@ -2,7 +2,8 @@
 
 Builds the hostile-input corpus of tests/hostile_corpus.py (each kind with its expected outcome), then
 scores every kind with the bundled model in a worker process per source tree, each kind alone under a
-time limit, and the whole corpus once through `detect --json`. Counted per tree: kinds whose outcome is
+time limit (with the server's decode budget, as the tests, where the tree has one), and the whole corpus
+once through `detect --json` (default budget). Counted per tree: kinds whose outcome is
 the expected one, clean errors (one line, naming the file once, no unexpected exception), verdicts, no
 verdicts, tracebacks (an exception escaping the library), hangs (over the time limit), results that are
 not strict JSON; and the cost of the two amplification uploads (16 KB WAV claiming 1 Hz, 1 h of silence
@@ -67,6 +68,12 @@ def worker(folder: Path, timeout: float, start: int = 0) -> None:
     from deepfake_audio import Detector
 
     detector = Detector.from_pretrained(device="cpu")
+    try:  # the budget the tests use (and the server's): the corpus holds an hour-long FLAC to refuse
+        from deepfake_audio.input_limits import SERVER_DECODE_BUDGET
+
+        detector.decode_budget = SERVER_DECODE_BUDGET
+    except ImportError:
+        pass  # a tree without a decode budget decodes everything
     signal.signal(signal.SIGALRM, _alarm)
     for index, kind in enumerate(KINDS):
         if index < start:
