@@ -206,7 +206,8 @@ def run_one(arm: str, spec: dict, fold: int, seed: int, train_trials: list[Trial
     metrics = [json.loads(line) for line in (result.best_checkpoint.parent / "metrics.jsonl").read_text().splitlines()]
     detector = Detector.from_pretrained(result.best_checkpoint, device=args.device)
     started = time.perf_counter()
-    predictions = list(detector.score_waveforms((str(t.path), cache.get(t)) for t in val_trials))
+    predictions = list(detector.score_waveforms(((str(t.path), cache.get(t)) for t in val_trials),
+                                                withhold_no_speech=False))
     scoring_seconds = time.perf_counter() - started
     scores = np.array([p.score for p in predictions])
     labels = np.array([t.label is Label.BONAFIDE for t in val_trials])

@@ -100,7 +100,8 @@ def score_condition(detector, waveforms: list[np.ndarray], condition: str) -> np
     items = ((str(i), torch.from_numpy(np.ascontiguousarray(change(w), dtype=np.float32)))
              for i, w in enumerate(waveforms))
     scores = []
-    for prediction in detector.score_waveforms(items):
+    # Metrics need a score for every clip: no clip is withheld as "no speech".
+    for prediction in detector.score_waveforms(items, withhold_no_speech=False):
         if prediction.score is None:
             raise RuntimeError(f"clip {prediction.path} under {condition}: {prediction.error}")
         scores.append(prediction.score)

@@ -61,12 +61,12 @@ def test_nan_and_inf_samples(detector, tmp_path):
     assert "nan" in _error_for(detector, path).lower()
 
 
-def test_pure_silence_is_scored_with_a_warning(detector, tmp_path):
+def test_pure_silence_gets_no_verdict(detector, tmp_path):
     path = tmp_path / "silence.wav"
     sf.write(path, np.zeros(32_000, dtype=np.float32), 16_000)
     (result,) = detector.detect_files([path])
-    assert result.error is None and result.label in ("real", "fake")
-    assert any("no speech" in w for w in result.warnings)
+    assert result.error is None and result.label is None and result.p_fake is None
+    assert "no speech" in result.no_verdict
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,7 @@ def test_detect_csv_and_table(tmp_path):
     model = str(_checkpoint(tmp_path))
     csv_out = runner.invoke(app, ["detect", str(path), "--model", model, "--csv"])
     assert csv_out.exit_code == 0
-    assert csv_out.stdout.splitlines()[0] == "path,label,p_fake,score,duration,error"
+    assert csv_out.stdout.splitlines()[0] == "path,label,p_fake,score,duration,error,no_verdict"
     table = runner.invoke(app, ["detect", str(path), "--model", model, "--timeline"])
     assert table.exit_code == 0 and "p_fake=" in table.stdout and "s  p_fake" in table.stdout
 

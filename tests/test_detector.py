@@ -74,11 +74,11 @@ def test_bad_file_in_a_batch_is_reported_and_skipped(checkpoint, tmp_path):
     assert "gone.wav" in results[2].error
 
 
-def test_array_input_and_silence_warning(checkpoint):
+def test_array_input_and_silence_gets_no_verdict(checkpoint):
     detector = Detector.from_pretrained(checkpoint, device="cpu")
     p = detector(np.zeros(48_000, dtype=np.float32), sample_rate=48_000)
     assert p.error is None and p.duration == pytest.approx(1.0, abs=1e-3)
-    assert any("no speech" in w for w in p.warnings)
+    assert p.label is None and p.p_fake is None and "no speech" in p.no_verdict
 
 
 def test_json_schema_fields(checkpoint, tmp_path):
@@ -136,3 +136,12 @@ def test_lossy_compressed_files_are_flagged(checkpoint, tmp_path, trimmed):
     assert mp3.error is None and lossless.error is None
     assert not any("lossy" in w for w in lossless.warnings)
     assert any("lossy-compressed audio (MPEG_LAYER_III)" in w for w in mp3.warnings)
+
+
+def test_corpus_metrics_can_score_silence_too(checkpoint):
+    """Evaluation and validation need a score for every trial, silent ones included."""
+    detector = Detector.from_pretrained(checkpoint, device="cpu")
+    (p,) = detector.score_waveforms([("zeros", torch.zeros(16_000))], withhold_no_speech=False)
+    assert p.no_verdict is None and p.label in ("real", "fake") and p.score is not None
+    (q,) = detector.score_waveforms([("zeros", torch.zeros(16_000))])
+    assert q.label is None and "no speech" in q.no_verdict

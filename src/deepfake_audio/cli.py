@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from deepfake_audio.errors import DeepfakeAudioError
+from deepfake_audio.input_limits import DEFAULT_DECODE_BUDGET
+
+DEFAULT_MAX_SECONDS = DEFAULT_DECODE_BUDGET.max_seconds or 12 * 3600.0
 
 if TYPE_CHECKING:  # for annotations only; each command imports what it uses when it runs
     from deepfake_audio.detector import Prediction
@@ -41,7 +44,7 @@ def detect(
     paths: Annotated[list[str], typer.Argument(help="Audio files, folders (searched recursively) or glob patterns.")],
     model: Annotated[str, typer.Option(help="Bundled model by name (default, fast; see `models`), a checkpoint file (.safetensors, .onnx), or hf:FOLDER (a local Hugging Face model).")] = "default",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array, an object per file.")] = False,
-    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV: path,label,p_fake,score,duration,error.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV: path,label,p_fake,score,duration,error,no_verdict.")] = False,
     timeline: Annotated[bool, typer.Option(help="Also print each file's per-window scores (table output).")] = False,
     explain: Annotated[bool, typer.Option("--explain", help=(
         "Per window, the frequency bands that moved its score most (adds `explanation` to each window; "
@@ -58,14 +61,19 @@ def detect(
         help="With --ray: write results to FILE.jsonl (one JSON object per line) or, for any other name, "
              "a folder of Parquet files; without it they are printed as with --json.")] = None,
     actors: Annotated[int, typer.Option(help="With --ray: scoring actors (each loads the model once).")] = 2,
+    max_duration: Annotated[float, typer.Option(
+        help="Longest audio one input may decode to, in seconds; longer inputs are refused early.")] = DEFAULT_MAX_SECONDS,
 ) -> None:
     """Score recordings: a verdict (real/fake), a calibrated probability of fake, and the raw score.
 
     Long audio is scored in sliding windows and aggregated; nothing is truncated. Files that cannot be
-    read are reported and skipped; the exit code is then 1.
+    read are reported and skipped; the exit code is then 1. Audio without speech (silence, a steady
+    tone) gets no verdict and the reason.
     """
-    from deepfake_audio.detector import Detector
-    from deepfake_audio.inputs import expand_inputs
+    from deepfake_audio.detector import Detector, Prediction
+    from deepfake_audio.errors import one_line_error
+    from deepfake_audio.input_limits import DecodeBudget
+    from deepfake_audio.inputs import list_inputs
 
     if as_json and as_csv:
         raise _fail("choose one of --json and --csv")
@@ -74,31 +82,43 @@ def detect(
         return
     if output is not None:
         raise _fail("--output goes with --ray; for local runs redirect --json or --csv")
+    if not max_duration > 0:
+        raise _fail(f"--max-duration must be a positive number of seconds; got {max_duration}")
     try:
-        detector = Detector.from_pretrained(model, device=device, hop=hop, aggregate=aggregate, batch_size=batch_size)
+        detector = Detector.from_pretrained(model, device=device, hop=hop, aggregate=aggregate, batch_size=batch_size,
+                                            decode_budget=DecodeBudget.for_duration(max_duration))
     except (DeepfakeAudioError, ValueError) as e:
         raise _fail(str(e)) from None
-    files = expand_inputs(paths)
-    if not files:
+    except Exception as e:  # noqa: BLE001 - a checkpoint or device problem still gets one line, exit 2
+        raise _fail(one_line_error(str(model or "bundled model"), e)) from None
+    listing = list_inputs(paths)
+    if not listing.files and not listing.errors:
         raise _fail("no audio files found in " + ", ".join(paths))
+    summary = listing.skipped_summary()
+    if summary:
+        typer.echo(f"note: {summary}", err=True)
     failed = 0
     results = []
     writer = csv.writer(sys.stdout) if as_csv else None
     if writer:
-        writer.writerow(["path", "label", "p_fake", "score", "duration", "error"])
-    for prediction in detector.detect_files(files, explain=explain):
+        writer.writerow(["path", "label", "p_fake", "score", "duration", "error", "no_verdict"])
+    unlisted = [Prediction(path=name, label=None, p_fake=None, score=None, threshold=detector.threshold, error=error)
+                for name, error in listing.errors]
+    for prediction in [*unlisted, *detector.detect_files(listing.files, explain=explain)]:
         failed += prediction.error is not None
         if as_json:
             results.append(prediction.to_dict())
         elif writer:
             writer.writerow([prediction.path, prediction.label or "", _fmt(prediction.p_fake),
-                             _fmt(prediction.score), _fmt(prediction.duration), prediction.error or ""])
+                             _fmt(prediction.score), _fmt(prediction.duration), prediction.error or "",
+                             prediction.no_verdict or ""])
         else:
             _print_prediction(prediction, timeline or explain)
     if as_json:
-        typer.echo(json.dumps(results, indent=2))
+        typer.echo(strict_json(results))
     if failed:
-        typer.echo(f"{failed} of {len(files)} file(s) could not be scored", err=True)
+        total = len(listing.files) + len(listing.errors)
+        typer.echo(f"{failed} of {total} input(s) could not be scored", err=True)
         raise typer.Exit(1)
 
 
@@ -119,11 +139,31 @@ def _detect_on_ray(paths: list[str], model: str, address: str, output: Path | No
     if isinstance(result, Path):
         typer.echo(f"wrote {result} ({len(files)} files)", err=True)
         return  # failed files are in the output, with their error
-    typer.echo(json.dumps(result, indent=2))
+    typer.echo(strict_json(result))
     failed = sum(r["error"] is not None for r in result)
     if failed:
         typer.echo(f"{failed} of {len(files)} file(s) could not be scored", err=True)
         raise typer.Exit(1)
+
+
+def strict_json(value: object) -> str:
+    """JSON that every parser accepts: a non-finite number (never expected) becomes null, not NaN."""
+    try:
+        return json.dumps(value, indent=2, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite_or_none(value), indent=2, allow_nan=False)
+
+
+def _finite_or_none(value: object) -> object:
+    import math
+
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_none(v) for v in value]
+    return value
 
 
 def _fmt(value: float | None) -> str:
@@ -134,8 +174,11 @@ def _print_prediction(prediction: Prediction, timeline: bool) -> None:
     if prediction.error:
         typer.echo(f"{prediction.path}\tERROR\t{prediction.error}")
         return
-    typer.echo(f"{prediction.path}\t{prediction.label.upper()}\tp_fake={prediction.p_fake:.3f}"
-               f"\tscore={prediction.score:+.3f}\t{prediction.duration:.1f}s")
+    if prediction.no_verdict:
+        typer.echo(f"{prediction.path}\tNO VERDICT\t{prediction.no_verdict}\t{prediction.duration:.1f}s")
+    else:
+        typer.echo(f"{prediction.path}\t{prediction.label.upper()}\tp_fake={prediction.p_fake:.3f}"
+                   f"\tscore={prediction.score:+.3f}\t{prediction.duration:.1f}s")
     for segment in prediction.segments:
         typer.echo(f"  machine-made segment: {segment.start:.1f}-{segment.end:.1f}s  p_fake={segment.p_fake:.3f}")
     for warning in prediction.warnings:

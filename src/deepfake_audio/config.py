@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from deepfake_audio.errors import ConfigError
+from deepfake_audio.text_input import read_utf8
 
 
 @dataclass
@@ -76,7 +77,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         if not path.is_file():
             raise ConfigError(f"{path}: config file not found")
         try:
-            raw = yaml.safe_load(path.read_text()) or {}
+            raw = yaml.safe_load(read_utf8(path, ConfigError)) or {}
         except yaml.YAMLError as e:
             raise ConfigError(f"{path}: invalid YAML: {str(e).splitlines()[0]}") from e
         if not isinstance(raw, dict):

@@ -19,16 +19,31 @@ from typing import Any
 
 import torch
 
-from deepfake_audio.audio import AudioSource, load_audio
+from deepfake_audio.audio import AudioSource
 from deepfake_audio.bundled import DEFAULT_NAME, bundled_path, explain_missing_extra, resolve_model
 from deepfake_audio.checkpoint import CheckpointInfo, load_checkpoint
 from deepfake_audio.device import resolve_device
-from deepfake_audio.errors import DeepfakeAudioError, MissingExtraError
+from deepfake_audio.errors import MissingExtraError, one_line_error
+from deepfake_audio.input_limits import DEFAULT_DECODE_BUDGET, DecodeBudget
 from deepfake_audio.models import DetectorModel
 from deepfake_audio.pipeline.analyse import analyse
 from deepfake_audio.pipeline.decision import Calibration, decide
-from deepfake_audio.pipeline.decode import Opened, open_bytes, open_file, opened_ahead, trimmed
-from deepfake_audio.pipeline.report import NOISY_DB, Prediction, WindowScore, failed_prediction, report
+from deepfake_audio.pipeline.decode import (
+    Opened,
+    checked_waveform,
+    open_array,
+    open_bytes,
+    open_file,
+    opened_ahead,
+)
+from deepfake_audio.pipeline.report import (
+    NOISY_DB,
+    Prediction,
+    WindowScore,
+    failed_prediction,
+    non_finite_error,
+    report,
+)
 from deepfake_audio.pipeline.scoring import MAX_WAITING_BATCHES, Job, WindowBatcher
 from deepfake_audio.segments import SegmentRule
 
@@ -67,6 +82,7 @@ class Detector:
         batch_size: int = 32,
         decode_workers: int = 2,
         segment_rule: SegmentRule | None = None,
+        decode_budget: DecodeBudget = DEFAULT_DECODE_BUDGET,
     ) -> None:
         if not 0.0 < hop <= 1.0:
             raise ValueError(f"hop is a fraction of the window in (0, 1]; got {hop}")
@@ -88,6 +104,7 @@ class Detector:
         # A model that scores short input as it is gets a short clip untiled (see DetectorModel).
         self.variable_length = bool(getattr(model, "accepts_variable_length", False))
         self.segment_rule = segment_rule or SegmentRule.from_extra(info.extra)
+        self.decode_budget = decode_budget  # the most audio one input may decode to (input_limits.py)
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, *, device: str = "auto", **kwargs: Any) -> Detector:
@@ -122,29 +139,40 @@ class Detector:
     # ---- scoring -----------------------------------------------------------------------------
 
     def __call__(self, source: AudioSource, *, name: str | None = None, sample_rate: int | None = None,
-                 explain: bool = False) -> Prediction:
+                 explain: bool = False, decode_budget: DecodeBudget | None = None) -> Prediction:
         """Score one recording given as a path, bytes, or array/tensor (then pass `sample_rate`).
 
-        `explain` adds to each window the frequency bands that moved its score most (explain.py);
-        it costs one extra forward pass per band.
+        Never raises for bad audio: the Prediction carries the one-line `error` instead. `explain` adds to
+        each window the frequency bands that moved its score most (explain.py; one extra forward pass per
+        band). `decode_budget` overrides the detector's for this call (a server's lower limit for uploads).
         """
+        budget = decode_budget or self.decode_budget
         if isinstance(source, (str, os.PathLike)):
-            return next(self.detect_files([source], explain=explain))
+            return next(self.detect_files([source], explain=explain, decode_budget=budget))
         label = name or "<memory>"
-        if isinstance(source, bytes):  # an encoded file, as uploaded to the API: its codec is known too
-            return next(self._predict([(label, lambda: open_bytes(source, label, self.trim_silence))], explain))
-        waveform = load_audio(source, source_sample_rate=sample_rate, name=label)
-        return next(self.score_waveforms([(label, waveform)], explain=explain))
+        if isinstance(source, (bytes, bytearray, memoryview)):  # an encoded file, as uploaded: codec known too
+            data = bytes(source)
+            return next(self._predict([(label, lambda: open_bytes(data, label, self.trim_silence, budget))], explain))
+        return next(self._predict(
+            [(label, lambda: open_array(source, sample_rate, label, self.trim_silence, budget))], explain))
 
-    def detect_files(self, paths: Iterable[str | os.PathLike], *, explain: bool = False) -> Iterator[Prediction]:
+    def detect_files(self, paths: Iterable[str | os.PathLike], *, explain: bool = False,
+                     decode_budget: DecodeBudget | None = None) -> Iterator[Prediction]:
         """Score files in order, batching windows across files; a bad file yields a Prediction with `error`."""
-        jobs = ((str(p), (lambda p=p: open_file(p, self.trim_silence))) for p in paths)
+        budget = decode_budget or self.decode_budget
+        jobs = ((str(p), (lambda p=p: open_file(p, self.trim_silence, budget))) for p in paths)
         return self._predict(opened_ahead(jobs, self.decode_workers, _FILES_AHEAD), explain)
 
-    def score_waveforms(self, items: Iterable[tuple[str, torch.Tensor]], *, explain: bool = False) -> Iterator[Prediction]:
-        """Score in-memory 16 kHz waveforms given as `(name, waveform)` pairs, batching across them."""
-        jobs = ((name, (lambda w=waveform: trimmed(w, self.trim_silence))) for name, waveform in items)
-        return self._predict(jobs, explain)
+    def score_waveforms(self, items: Iterable[tuple[str, torch.Tensor]], *, explain: bool = False,
+                        withhold_no_speech: bool = True) -> Iterator[Prediction]:
+        """Score in-memory 16 kHz waveforms given as `(name, waveform)` pairs, batching across them.
+
+        Metrics over a labelled corpus need a score for every trial: `withhold_no_speech=False` scores
+        silent or steady clips too instead of giving them no verdict.
+        """
+        jobs = ((name, (lambda w=waveform, n=name: checked_waveform(w, n, self.trim_silence)))
+                for name, waveform in items)
+        return self._predict(jobs, explain, withhold_no_speech=withhold_no_speech)
 
     @torch.inference_mode()
     def score_windows(self, batch: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
@@ -154,24 +182,24 @@ class Detector:
             return self.model.score(batch.to(self.device)).float().cpu()
         return self.model.score(batch.to(self.device), lengths.to(self.device)).float().cpu()
 
-    def _predict(self, jobs: Iterable[tuple[str, Callable[[], Opened]]], explain: bool = False) -> Iterator[Prediction]:
+    def _predict(self, jobs: Iterable[tuple[str, Callable[[], Opened]]], explain: bool = False, *,
+                 withhold_no_speech: bool = True) -> Iterator[Prediction]:
         """decode -> analyse -> score windows for each recording in turn; decide and report each as soon
         as all its windows are scored, in input order."""
         batcher = WindowBatcher(self.score_windows, self.window, self.batch_size,
                                 explain_with=self.p_fake if explain else None)
         open_jobs: list[Job] = []
         for name, open_audio in jobs:
-            job = Job(name)
+            job = Job(name, withhold_no_speech=withhold_no_speech)
             open_jobs.append(job)
             try:
                 opened = open_audio()
                 job.offset, job.total, job.lossy_codec = opened.offset, opened.total, opened.lossy_codec
                 for window in analyse(opened, self.window, self.hop, tile_short=not self.variable_length):
                     batcher.add(job, window)
-            except DeepfakeAudioError as e:
-                job.error = str(e)
-            except (RuntimeError, ValueError, OSError) as e:  # decoder/library failures on odd input
-                job.error = f"{name}: {e}"
+                job.decode_warnings = opened.warnings  # a stream's list is complete once it is exhausted
+            except Exception as e:  # noqa: BLE001 - a batch never dies: whatever one file raises is its error
+                job.error = one_line_error(name, e)
             job.done = True
             if len(open_jobs) > MAX_WAITING_BATCHES * self.batch_size:  # a rare length holds up the output
                 batcher.flush_all()
@@ -182,10 +210,15 @@ class Detector:
             yield self._finish(job)
 
     def _finish(self, job: Job) -> Prediction:
-        if job.error:
+        try:
+            job.error = job.error or non_finite_error(job)
+            if job.error:
+                return failed_prediction(job, self.threshold)
+            score, label = decide(job.scores, job.windows, self.aggregate, self.threshold)
+            return report(job, score, label, self.threshold, self.p_fake, self.window, self.segment_rule)
+        except Exception as e:  # noqa: BLE001 - a batch never dies
+            job.error = one_line_error(job.name, e)
             return failed_prediction(job, self.threshold)
-        score, label = decide(job.scores, job.windows, self.aggregate, self.threshold)
-        return report(job, score, label, self.threshold, self.p_fake, self.window, self.segment_rule)
 
 
 def detect(paths: Sequence[str | os.PathLike], model_path: str | None = None, **kwargs: Any) -> list[Prediction]:

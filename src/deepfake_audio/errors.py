@@ -47,3 +47,28 @@ def require(module: str, extra: str) -> ModuleType:
         raise MissingExtraError(
             f"this feature needs '{module}': pip install 'deepfake-audio[{extra}]'", module=module, extra=extra
         ) from e
+
+
+MAX_ERROR_CHARS = 300  # library messages can embed whole state dumps; a per-file error stays one short line
+
+
+def one_line_error(name: str, error: BaseException, *, context: str = "") -> str:
+    """`name: reason` on one line, naming the file exactly once.
+
+    The package's own errors already start with the name; anything else (a bug, or a library failing on
+    odd input) is reported with its type, so a batch can carry on and the message can still be acted on.
+    """
+    text = " ".join(str(error).split())
+    if isinstance(error, DeepfakeAudioError) and text.startswith(f"{name}: "):
+        text = text[len(name) + 2:]
+    else:
+        # the file is named once, in front: drop the copies libraries put in their own messages
+        for quoted in (f"'{name}'", f'"{name}"', name):
+            text = text.replace(quoted, "the file")
+        if not isinstance(error, DeepfakeAudioError):
+            text = f"unexpected {type(error).__name__}" + (f" ({text})" if text else "")
+    if context:
+        text = f"{context}: {text}"
+    if len(text) > MAX_ERROR_CHARS:
+        text = text[: MAX_ERROR_CHARS - 3].rstrip() + "..."
+    return f"{name}: {text}"

@@ -69,8 +69,10 @@ def score_trials(
             kept.append(trial)
             yield str(trial.path), waveform
 
-    predictions = list(detector.score_waveforms(items()))
-    return ScoredTrials(kept, np.array([p.score for p in predictions], dtype=np.float64), failed)
+    predictions = list(detector.score_waveforms(items(), withhold_no_speech=False))
+    scored = [(t, p) for t, p in zip(kept, predictions) if p.error is None]
+    failed += [(t, p.error) for t, p in zip(kept, predictions) if p.error is not None]
+    return ScoredTrials([t for t, _ in scored], np.array([p.score for _, p in scored], dtype=np.float64), failed)
 
 
 def summarize(scored: ScoredTrials, detector: Detector, breakdowns: Sequence[str] = BREAKDOWN_FIELDS) -> dict[str, Any]:

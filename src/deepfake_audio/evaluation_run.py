@@ -106,9 +106,10 @@ def compute_tdcf(dataset: str, scored: Any, asv_path: Path) -> float:
     from deepfake_audio.data.trial import Label
     from deepfake_audio.errors import ProtocolError
     from deepfake_audio.metrics import compute_min_tdcf_2019, compute_min_tdcf_2021
+    from deepfake_audio.text_input import read_utf8
 
     groups: dict[str, list[float]] = {"target": [], "nontarget": [], "spoof": []}
-    for lineno, line in enumerate(Path(asv_path).read_text().splitlines(), 1):
+    for lineno, line in enumerate(read_utf8(asv_path).splitlines(), 1):
         fields = line.split()
         if not fields:
             continue

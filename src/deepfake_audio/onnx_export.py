@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepfake_audio.checkpoint import CheckpointInfo, load_checkpoint
+from deepfake_audio.checkpoint import CheckpointInfo, load_checkpoint, parse_header_json
+from deepfake_audio.checkpoint_schema import validate_header
 from deepfake_audio.errors import CheckpointError, require
 
 METADATA_KEY = "deepfake_audio"
@@ -78,11 +79,13 @@ class OnnxScorer:
         meta = self.session.get_modelmeta().custom_metadata_map
         if METADATA_KEY not in meta:
             raise CheckpointError(f"{path}: not exported by deepfake-audio (no '{METADATA_KEY}' metadata)")
-        header = json.loads(meta[METADATA_KEY])
-        self.info = CheckpointInfo(header["model"], header["config"], header["threshold"],
-                                   header["calibration"], header.get("extra", {}))
-        self.name = header["model"]
-        self.num_samples = round(header["config"]["duration"] * header["config"].get("sample_rate", 16_000))
+        header = validate_header(parse_header_json(meta[METADATA_KEY], path), path)
+        if "duration" not in header.config:
+            raise CheckpointError(f"{path}: invalid checkpoint header: config has no 'duration' (the window length)")
+        _check_initializers_finite(path)
+        self.info = CheckpointInfo(header.model, header.config, header.threshold, header.calibration, header.extra)
+        self.name = header.model
+        self.num_samples = round(header.config["duration"] * header.config.get("sample_rate", 16_000))
 
     def to(self, device: Any) -> OnnxScorer:
         return self
@@ -111,3 +114,20 @@ def rewrite_header(
         if prop.key == METADATA_KEY:
             prop.value = json.dumps(header)
     onnx.save(graph, str(out))
+
+
+def _check_initializers_finite(path: Path) -> None:
+    """NaN or Inf weights give NaN scores; refuse them up front (needs `onnx`, else scores are checked)."""
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError:
+        return  # the Detector still turns a non-finite score into that file's error
+    try:
+        graph = onnx.load(str(path), load_external_data=False).graph
+    except Exception:  # noqa: BLE001 - onnxruntime loaded it; a stricter parser's complaint is not fatal
+        return
+    for initializer in graph.initializer:
+        values = numpy_helper.to_array(initializer)
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            raise CheckpointError(f"{path}: weights hold NaN or Inf values (in {initializer.name!r})")

@@ -49,7 +49,12 @@ from deepfake_audio.device import resolve_device
 from deepfake_audio.errors import ConfigError
 from deepfake_audio.metrics import compute_eer
 from deepfake_audio.models import DetectorModel, build_model
-from deepfake_audio.training_state import load_training_state, save_training_state
+from deepfake_audio.training_state import (
+    capture_rng_states,
+    load_training_state,
+    restore_rng_states,
+    save_training_state,
+)
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +120,7 @@ def load_splits(config: ExperimentConfig) -> tuple[list[Trial], list[Trial]]:
 def validate(detector: Detector, trials: list[Trial], cache: WaveformCache) -> dict[str, Any]:
     """Score whole validation clips with the inference windowing; EER and its threshold."""
     items = ((str(t.path), cache.get(t)) for t in trials)
-    predictions = list(detector.score_waveforms(items))
+    predictions = list(detector.score_waveforms(items, withhold_no_speech=False))
     scores = np.array([p.score for p in predictions], dtype=np.float64)
     labels = np.array([t.label is Label.BONAFIDE for t in trials])
     eer, threshold = compute_eer(scores[labels], scores[~labels])
@@ -224,8 +229,16 @@ def train(
         sampler = source_balanced_sampler(train_trials, cfg.seed)
     else:
         sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(cfg.seed))
+    # Persistent workers draw their seed once per run, not once per epoch: from the global generator
+    # that dropout uses, that draw would shift dropout's stream on resuming, so they get their own.
+    # (In-process loading draws once per epoch from the global generator, the same in a resumed run.)
+    workers = config.data.num_workers
+    loader_generator = torch.Generator().manual_seed(cfg.seed + 1) if workers > 0 else None
     loader = DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, drop_last=False,
-                        num_workers=config.data.num_workers, persistent_workers=config.data.num_workers > 0)
+                        num_workers=workers, persistent_workers=workers > 0, generator=loader_generator)
+    generators = {"loader": loader_generator} if loader_generator is not None else {}
+    if getattr(sampler, "generator", None) is not None:  # DistributedSampler derives its order from the epoch
+        generators["sampler"] = sampler.generator
 
     weight = class_weights(train_trials).to(device) if cfg.balance == "loss" else None
     criterion = nn.CrossEntropyLoss(weight=weight)
@@ -240,9 +253,16 @@ def train(
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
+        if ddp.is_main and "rng" in state:
+            restore_rng_states(state["rng"], generators)
+        elif "torch_rng" in state and ddp.is_main:  # a run folder from before every RNG was saved
+            torch.set_rng_state(state["torch_rng"])
+        else:  # other DDP ranks: only rank 0's states are saved; give each rank its own stream again
+            seed_everything(cfg.seed + ddp.rank + 1000 * (state["epoch"] + 1))
         start_epoch, best_eer, stale = state["epoch"] + 1, state["best_eer"], state["stale"]
-        log.info("resuming %s after epoch %d (best validation EER %.4f)", run_dir, state["epoch"], best_eer)
+        keep_metrics_up_to(run_dir / METRICS, start_epoch)
+        log.info("resuming %s after epoch %d of %d (best validation EER %.4f)", run_dir, start_epoch, cfg.epochs,
+                 best_eer)
 
     net: nn.Module = DistributedDataParallel(model) if ddp.enabled else model
     use_amp = cfg.mixed_precision and device.type == "cuda"
@@ -297,7 +317,7 @@ def train(
             else:
                 stale += 1
             save_training_state({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                 "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
+                                 "scheduler": scheduler.state_dict(), "rng": capture_rng_states(generators),
                                  "epoch": epoch, "best_eer": best_eer, "stale": stale}, resume_path)
             if cfg.early_stopping_patience and stale >= cfg.early_stopping_patience:
                 log.info("early stop: no better validation EER for %d epochs", stale)
@@ -309,6 +329,17 @@ def train(
     if ddp.enabled:
         dist.barrier()
     return TrainResult(best_path, model, epochs_run)
+
+
+def keep_metrics_up_to(path: Path, epochs: int) -> None:
+    """Drop metric lines of epochs after the resume point: a run killed between writing an epoch's line
+    and its resume state would otherwise log that epoch twice."""
+    if not path.exists():
+        return
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    kept = [line for line in lines if json.loads(line).get("epoch", 0) <= epochs]
+    if len(kept) != len(lines):
+        path.write_text("".join(line + "\n" for line in kept))
 
 
 def write_manifest(trials: list[Trial], path: Path) -> None:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
@@ -64,3 +66,35 @@ def load_training_state(path: str | os.PathLike) -> dict[str, Any]:
         for key in f.keys():  # noqa: SIM118 (safe_open is not a dict)
             tensors[key] = f.get_tensor(key)
     return _unflatten(tree, tensors)
+
+
+def capture_rng_states(generators: dict[str, torch.Generator]) -> dict[str, Any]:
+    """Every random state that decides what training does next: Python's, NumPy's and torch's global
+    generators (dropout, model-side augmentation), CUDA's, and the named `generators` (the sampler's
+    order, the data loader's worker seeds). Restored by `restore_rng_states`, a resumed run continues
+    exactly as an uninterrupted one would."""
+    version, mt_state, gauss = random.getstate()
+    kind, keys, position, has_gauss, cached = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": [version, list(mt_state), gauss],
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), int(position), int(has_gauss), float(cached)],
+        "torch": torch.get_rng_state(),
+        "generators": {name: g.get_state() for name, g in generators.items()},
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_states(state: dict[str, Any], generators: dict[str, torch.Generator]) -> None:
+    """Put back what `capture_rng_states` saved (a generator missing from `state` keeps its seed)."""
+    version, mt_state, gauss = state["python"]
+    random.setstate((version, tuple(mt_state), gauss))
+    kind, keys, position, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    for name, saved in state.get("generators", {}).items():
+        if name in generators:
+            generators[name].set_state(saved)
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

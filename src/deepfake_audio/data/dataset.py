@@ -25,15 +25,17 @@ class WaveformCache:
         self._store: dict[str, torch.Tensor] = {}
 
     def get(self, trial: Trial, keep: bool = True) -> torch.Tensor:
+        """The clip's audio; a kept clip is returned as stored (int16-rounded) from its first use on, so
+        what training sees never depends on whether a clip was cached yet (e.g. in a resumed run)."""
         key = str(trial.path)
-        if key in self._store:
-            return self._store[key].float() / 32767.0
-        waveform = load_audio(trial.path)
-        if self.trim:
-            waveform = trim_silence(waveform, SAMPLE_RATE)
-        if keep:
+        if key not in self._store:
+            waveform = load_audio(trial.path)
+            if self.trim:
+                waveform = trim_silence(waveform, SAMPLE_RATE)
+            if not keep:
+                return waveform
             self._store[key] = (waveform.clamp(-1, 1) * 32767.0).round().to(torch.int16)
-        return waveform
+        return self._store[key].float() / 32767.0
 
 
 def crop_window(

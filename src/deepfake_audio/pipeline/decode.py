@@ -11,11 +11,14 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
+import numpy as np
 import torch
 
-from deepfake_audio.audio import audio_info, load_audio, silence_bounds, stream_audio
+from deepfake_audio.audio import AudioSource, audio_info, decode_audio, silence_bounds, stream_audio
+from deepfake_audio.errors import AudioDecodeError
+from deepfake_audio.input_limits import AmplitudeLimiter, DecodeBudget
 
 STREAM_BLOCK_SECONDS = 60.0  # long files are decoded a minute at a time
 # Models trained on silence-trimmed audio get trimmed input too, as in training. Files longer than this
@@ -31,22 +34,47 @@ class Opened:
     total: int | None  # samples in the recording, when known before streaming ends
     blocks: Iterable[torch.Tensor]
     lossy_codec: str | None = None  # the file's codec, when it is a lossy one
+    warnings: list[str] = field(default_factory=list)  # from decoding; a stream adds to it as it is read
 
 
-def open_file(path: str | os.PathLike, trim_silence: bool) -> Opened:
-    """The file's audio: whole and trimmed when the model wants it, else streamed."""
-    info = audio_info(path)
+def open_file(path: str | os.PathLike, trim_silence: bool, budget: DecodeBudget) -> Opened:
+    """The file's audio: whole and trimmed when the model wants it, else streamed; within `budget`."""
+    info = audio_info(path, budget=budget)
     lossy_codec = info.codec if info.lossy else None
     if trim_silence and info.duration <= TRIM_MAX_SECONDS:
-        return replace(trimmed(load_audio(path), trim_silence), lossy_codec=lossy_codec)
-    return Opened(0, None, stream_audio(path, block_duration=STREAM_BLOCK_SECONDS), lossy_codec)
+        decoded = decode_audio(path, budget=budget)
+        return replace(trimmed(decoded.waveform, trim_silence), lossy_codec=lossy_codec, warnings=decoded.warnings)
+    stream = stream_audio(path, block_duration=STREAM_BLOCK_SECONDS, budget=budget)
+    return Opened(0, None, stream, lossy_codec, warnings=getattr(stream, "warnings", []))
 
 
-def open_bytes(data: bytes, label: str, trim_silence: bool) -> Opened:
+def open_bytes(data: bytes, label: str, trim_silence: bool, budget: DecodeBudget) -> Opened:
     """An encoded file held in memory (an upload): decoded whole, its codec read from its header."""
-    info = audio_info(data, name=label)
-    opened = trimmed(load_audio(data, name=label), trim_silence)
-    return replace(opened, lossy_codec=info.codec if info.lossy else None)
+    info = audio_info(data, name=label, budget=budget)
+    decoded = decode_audio(data, name=label, budget=budget)
+    return replace(trimmed(decoded.waveform, trim_silence), lossy_codec=info.codec if info.lossy else None,
+                   warnings=decoded.warnings)
+
+
+def open_array(source: AudioSource, sample_rate: int | None, label: str, trim_silence: bool,
+               budget: DecodeBudget) -> Opened:
+    """An array or tensor at `sample_rate`, through the same checks and resampling as a decoded file."""
+    decoded = decode_audio(source, source_sample_rate=sample_rate, name=label, budget=budget)
+    return replace(trimmed(decoded.waveform, trim_silence), warnings=decoded.warnings)
+
+
+def checked_waveform(waveform: torch.Tensor, name: str, trim_silence: bool) -> Opened:
+    """A 16 kHz waveform handed over directly gets the checks decoding applies: finite, within full scale."""
+    samples = waveform.detach().cpu().float().reshape(-1).numpy()
+    if samples.size == 0:
+        raise AudioDecodeError(f"{name}: no audio samples (zero-length audio)")
+    if not np.isfinite(samples).all():
+        raise AudioDecodeError(f"{name}: audio contains NaN or Inf samples")
+    limiter = AmplitudeLimiter()
+    limited = limiter(samples)
+    if limited is samples:
+        return trimmed(waveform.reshape(-1), trim_silence)
+    return replace(trimmed(torch.from_numpy(limited), trim_silence), warnings=limiter.warnings)
 
 
 def trimmed(waveform: torch.Tensor, trim_silence: bool) -> Opened:

@@ -3,20 +3,30 @@ that say when a verdict deserves less trust. `Prediction.to_dict()` is the JSON 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from deepfake_audio.audio import SAMPLE_RATE
 from deepfake_audio.pipeline.scoring import Job
 from deepfake_audio.segments import Segment, SegmentRule, find_segments
-from deepfake_audio.windows import NARROWBAND_CUTOFF_HZ, NARROWBAND_DB
+from deepfake_audio.windows import NARROWBAND_CUTOFF_HZ, NARROWBAND_DB, Window
 
 # Below this many dB of speech over the noise floor (median over voiced windows), warn of strong noise.
 # Measured on the development corpus as given (4 s windows): 6% of its clips fall below (mostly noisy
 # real recordings such as fsdd and bigvgan_demo), and 90% of clips with white noise added at 10 dB SNR,
 # where the bundled model's EER is near chance (MODEL_CARD.md, "Under degradation").
 NOISY_DB = 17.0
+# Speech rises and falls: in every voiced 4 s window of the development corpus its loud 25 ms frames are
+# far above its quiet ones (see bench/no_speech_rule.py for the measured spread, also under heavy
+# noise: 1.1 dB at -5 dB SNR). Below this many dB in every voiced window, the level is steady as in a
+# tone, hum, square wave or sweep (about 0 dB), and there is no speech to judge: no verdict. White noise
+# alone measures 0.9 dB, too close to drowned speech to tell apart, so it keeps its verdict (and the
+# strong-noise warning).
+STEADY_DB = 0.5
+NO_SPEECH_SILENT = "no speech found: the audio is silent (every window is below -60 dBFS)"
+NO_SPEECH_STEADY = "no speech found: the level never changes the way speech does (a steady tone or hum)"
 
 
 @dataclass(frozen=True)
@@ -34,7 +44,7 @@ class Prediction:
     """The verdict for one recording. `to_dict()` is the stable JSON schema of `detect --json`."""
 
     path: str
-    label: str | None  # "real" | "fake"; None when the file could not be scored
+    label: str | None  # "real" | "fake"; None when the file could not be scored or holds no speech
     p_fake: float | None
     score: float | None
     threshold: float
@@ -43,6 +53,7 @@ class Prediction:
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     segments: list[Segment] = field(default_factory=list)  # spans judged machine-made, in time order
+    no_verdict: str | None = None  # why a readable file got no label (no speech to judge)
 
     @property
     def is_fake(self) -> bool:
@@ -78,10 +89,7 @@ def duration_of(job: Job) -> float:
 
 def warnings_for(job: Job, window: int) -> list[str]:
     """Why this verdict deserves less trust, if it does (`window`: the model's window in samples)."""
-    warnings = []
-    silent = [w.silent for w in job.windows]
-    if all(silent):
-        warnings.append("no speech found (silent or near-silent audio): the verdict is unreliable")
+    warnings = list(job.decode_warnings)
     voiced = [w for w in job.windows if not w.silent]
     if voiced and max(w.high_band_db for w in voiced) < NARROWBAND_DB:
         warnings.append(
@@ -106,6 +114,26 @@ def warnings_for(job: Job, window: int) -> list[str]:
     return warnings
 
 
+def no_speech_reason(windows: Sequence[Window]) -> str | None:
+    """Why a recording holds no speech to judge (model-independent: from the windows' levels), or None."""
+    voiced = [w for w in windows if not w.silent]
+    if not voiced:
+        return NO_SPEECH_SILENT
+    if all(w.speech_over_floor_db < STEADY_DB for w in voiced):
+        return NO_SPEECH_STEADY
+    return None
+
+
+def non_finite_error(job: Job) -> str | None:
+    """The error for a recording whose model output is not a number (JSON has no NaN: never a verdict)."""
+    for window, value in zip(job.windows, job.scores):
+        if not math.isfinite(value):
+            at = (window.start + job.offset) / SAMPLE_RATE
+            return (f"{job.name}: the model gave a non-finite score ({value}) for the window at {at:.2f} s: "
+                    "the checkpoint or the audio is broken")
+    return None
+
+
 def report(job: Job, score: float, label: str, threshold: float, p_fake: Callable[[float], float],
            window: int, segment_rule: SegmentRule) -> Prediction:
     """The prediction for a scored recording; window times are in the original (untrimmed) timeline.
@@ -119,17 +147,21 @@ def report(job: Job, score: float, label: str, threshold: float, p_fake: Callabl
     lowest = min([score, *(s.score for s in segments)])
     if lowest < score:
         score, label = lowest, ("fake" if lowest < threshold else label)
+    no_verdict = no_speech_reason(job.windows) if job.withhold_no_speech else None
+    # With no speech, how reliable a verdict would be is moot; what decoding noticed still matters.
+    warnings = list(job.decode_warnings) if no_verdict else warnings_for(job, window)
     return Prediction(
         path=job.name,
-        label=label,
-        p_fake=p_fake(score),
-        score=score,
+        label=None if no_verdict else label,
+        p_fake=None if no_verdict else p_fake(score),
+        score=None if no_verdict else score,
         threshold=threshold,
         duration=duration_of(job),
         windows=[
             WindowScore(start, end, s, p_fake(s), w.silent, job.explanations[i] if job.explanations else None)
             for i, (w, start, end, s) in enumerate(zip(job.windows, starts, ends, job.scores))
         ],
-        warnings=warnings_for(job, window),
-        segments=segments,
+        warnings=warnings,
+        segments=[] if no_verdict else segments,
+        no_verdict=no_verdict,
     )

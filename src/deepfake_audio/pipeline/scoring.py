@@ -3,12 +3,14 @@ together; each recording (`Job`) collects its windows' scores in order."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
 
+from deepfake_audio.errors import one_line_error
 from deepfake_audio.windows import Window
 
 _NO_SAMPLES = torch.zeros(0)
@@ -33,6 +35,8 @@ class Job:
     offset: int = 0  # samples trimmed from the start (window times are reported in the original timeline)
     total: int | None = None  # samples in the recording, when known before streaming ends
     lossy_codec: str | None = None
+    decode_warnings: list[str] = field(default_factory=list)
+    withhold_no_speech: bool = True  # give silent or steady audio no verdict (False: score it anyway)
 
     def scored(self) -> bool:
         return len(self.scores) == len(self.windows)
@@ -68,19 +72,32 @@ class WindowBatcher:
     def _flush(self, pending: list[tuple[Job, Window]]) -> None:
         if not pending:
             return
-        lengths = [w.samples.numel() for _, w in pending]
-        if min(lengths) == max(lengths):
-            scores = self.score(torch.stack([w.samples for _, w in pending]), None)
-        else:  # short clips of different lengths: zero-padded to the longest, with their lengths
-            batch = torch.zeros(len(pending), max(lengths))
-            for row, (_, w) in enumerate(pending):
-                batch[row, : w.samples.numel()] = w.samples
-            scores = self.score(batch, torch.tensor(lengths))
+        try:
+            scores = self._score_batch(pending)
+        except Exception:  # noqa: BLE001 - find the file whose window fails; the others keep their scores
+            scores = torch.tensor([self._score_one(job, window) for job, window in pending])
         if self.explain_with is not None:
             self._explain(pending, scores)
         for (job, _), score in zip(pending, scores.tolist()):
             job.scores.append(score)
         pending.clear()
+
+    def _score_batch(self, pending: list[tuple[Job, Window]]) -> torch.Tensor:
+        lengths = [w.samples.numel() for _, w in pending]
+        if min(lengths) == max(lengths):
+            return self.score(torch.stack([w.samples for _, w in pending]), None)
+        # short clips of different lengths: zero-padded to the longest, with their lengths
+        batch = torch.zeros(len(pending), max(lengths))
+        for row, (_, w) in enumerate(pending):
+            batch[row, : w.samples.numel()] = w.samples
+        return self.score(batch, torch.tensor(lengths))
+
+    def _score_one(self, job: Job, window: Window) -> float:
+        try:
+            return float(self.score(window.samples[None], None)[0])
+        except Exception as e:  # noqa: BLE001 - recorded as that file's error
+            job.error = job.error or one_line_error(job.name, e, context="scoring failed")
+            return math.nan
 
     def _explain(self, pending: list[tuple[Job, Window]], scores: torch.Tensor) -> None:
         from deepfake_audio.explain import explain_windows

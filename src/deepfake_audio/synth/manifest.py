@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from deepfake_audio.errors import ProtocolError
+from deepfake_audio.text_input import open_utf8
 
 MANIFEST_NAME = "manifest.csv"
 MANIFEST_COLUMNS = (
@@ -29,7 +30,7 @@ MANIFEST_COLUMNS = (
 def read_csv_rows(path: Path) -> list[dict[str, str]]:
     """Rows of a manifest-style CSV with a `path` column; malformed files raise `ProtocolError`."""
     try:
-        with path.open(newline="", encoding="utf-8") as f:
+        with open_utf8(path) as f:
             reader = csv.DictReader(f)
             if reader.fieldnames is None or "path" not in reader.fieldnames:
                 raise ProtocolError(f"{path}:1: expected a header with a 'path' column")

@@ -10,6 +10,7 @@ from typing import Any
 
 from deepfake_audio.data.trial import Label, Trial
 from deepfake_audio.errors import ConfigError, ProtocolError
+from deepfake_audio.text_input import open_utf8
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac")
 MISSING_EXAMPLES = 3  # how many missing files the summary error names
@@ -19,7 +20,7 @@ def protocol_lines(path: Path, num_fields: int | Sequence[int]) -> Iterator[tupl
     """Yield `(line_number, fields)` of a whitespace-separated protocol, checking the field count."""
     allowed = (num_fields,) if isinstance(num_fields, int) else tuple(num_fields)
     expected = " or ".join(str(n) for n in allowed)
-    with open(path, encoding="utf-8") as f:
+    with open_utf8(path) as f:
         for lineno, line in enumerate(f, start=1):
             fields = line.split()
             if not fields:
@@ -152,7 +153,7 @@ def csv_rows(
     """Yield `(line_number, row)` of a CSV file with a header, checking columns and field counts."""
     import csv
 
-    with open(path, encoding="utf-8-sig", newline="") as f:  # -sig: spreadsheet BOMs
+    with open_utf8(path) as f:  # spreadsheet BOMs are dropped
         reader = csv.reader(f, delimiter=delimiter)
         header = next(reader, None)
         if header is None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from deepfake_audio.data.trial import Trial
 from deepfake_audio.errors import ProtocolError
+from deepfake_audio.text_input import open_utf8
 
 SCORE_FORMATS = ("asvspoof2019", "asvspoof5", "two-column")
 ASVSPOOF5_HEADER = ("filename", "cm-score")
@@ -89,7 +90,7 @@ def read_score_file(path: str | Path) -> dict[str, float]:
         raise ProtocolError(f"{path}: score file not found")
     scores: dict[str, float] = {}
     columns: list[str] | None = None
-    with open(path, encoding="utf-8") as f:
+    with open_utf8(path) as f:
         for lineno, line in enumerate(f, start=1):
             if not line.strip():
                 continue
