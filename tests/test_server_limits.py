@@ -38,11 +38,12 @@ class GatedDetector(Detector):
     gate: threading.Event
     calls: int
 
-    def __call__(self, source, *, name=None, sample_rate=None, explain=False):
+    def __call__(self, source, *, name=None, sample_rate=None, explain=False, decode_budget=None):
         type(self).calls += 1
         if not type(self).gate.wait(timeout=20):
             raise AssertionError("gate never opened")
-        return super().__call__(source, name=name, sample_rate=sample_rate, explain=explain)
+        return super().__call__(source, name=name, sample_rate=sample_rate, explain=explain,
+                                decode_budget=decode_budget)
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,8 @@
 """The job a worker thread runs for one uploaded file: check the decode budget, then score.
 
 The budget is checked from the file's header (`audio_info`), before anything is decoded: duration and
-sample rate are what turn a small upload into a large decode. `DecodeBudget` is the one place to hand
-the same limits to the decoder itself once it enforces them while decoding.
+sample rate are what turn a small upload into a large decode. The decoder then enforces the same duration
+while decoding (input_limits.py), for headers that lie.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from deepfake_audio.audio import audio_info
 from deepfake_audio.detector import Detector, Prediction
 from deepfake_audio.errors import DeepfakeAudioError
+from deepfake_audio.input_limits import DecodeBudget as DecoderBudget
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,10 @@ def score_upload(detector: Detector, data: bytes, name: str, budget: DecodeBudge
     `error`, never an exception."""
     try:
         budget.check(data, name)
-        prediction = detector(data, name=name, explain=explain)
+        # The header check above is cheap; the decoder enforces the same duration while decoding, for
+        # headers that lie or streams that state no duration.
+        prediction = detector(data, name=name, explain=explain,
+                              decode_budget=DecoderBudget.for_duration(budget.max_seconds))
     except DeepfakeAudioError as e:
         return failed_prediction(detector, name, str(e))
     except Exception as e:
