@@ -54,9 +54,12 @@ collections fake and lets {pct(r['misses_spoof'])} of the fakes pass. That is ab
   wheels, sha256 `{cfg['encoder_sha256'][:16]}...` checked on load), **frozen**; only its convolutions and lowest
   {layers} of 6 transformer blocks run. The mean and standard deviation over frames of each of those {layers + 1}
   hidden states ({2 * (layers + 1) * cfg['encoder_dims']['width']} numbers) are standardised and fed to a logistic regression.
-- Why the lowest blocks: linear probes on the input state and blocks 1-3 beat those on blocks 4-6 by 7-12
-  points of external EER in our measurements (the top blocks encode words, not acoustics), and running half
-  the encoder halves the cost.
+- Why the lowest blocks: in an exploratory probe study (logistic regressions on cached statistics; not a
+  script in the repository), the input state and blocks 1-3 gave 21.3% external EER against 28.4% for
+  blocks 4-6 (the top blocks encode words more than acoustics), and running half the encoder halves the cost.
+- Also measured and not adopted (same exploratory study): an attentive-pooling head over the frames of the
+  same states (`whisper-attentive`, 31.5%: it fitted the training collections), per-frame difference
+  statistics (no gain), weighting every (source, label) cell equally (25-26% against 22%).
 - Windows of {cfg['duration']:.0f} s (shorter recordings are scored as they are where the pipeline allows),
   leading and trailing silence trimmed as in training; window scores are averaged.
 - Output: `score` = bona-fide log-odds (higher = more bona fide); threshold {info.threshold:.4f};
