@@ -44,8 +44,11 @@ WHAT_THE_RECIPE_DOES = {
 
 
 def _numeric_eer(values: np.ndarray, bona: np.ndarray) -> float:
-    e = eer(values[bona], values[~bona])
-    return min(e, 1.0 - e)
+    """EER of `values` as a score, in its better direction. Ties (many clips share a value: 16 kHz,
+    8 kHz bandwidth, no silence) are broken at random, so a value shared by both classes counts as chance."""
+    spread = float(np.ptp(values)) or 1.0
+    jittered = values + np.random.default_rng(0).uniform(0, 1e-9 * spread, size=values.shape)
+    return min(eer(jittered[bona], jittered[~bona]), eer(-jittered[bona], -jittered[~bona]))
 
 
 def _categorical_eer(values: np.ndarray, bona: np.ndarray) -> float:

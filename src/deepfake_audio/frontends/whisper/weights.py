@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import os
 import re
 import threading
 from dataclasses import dataclass
@@ -244,11 +243,3 @@ def _dims_of(state: dict[str, torch.Tensor], heads: int, label: str = "weights")
         raise CheckpointError(f"{label}: inconsistent Whisper encoder ({layers} blocks, width {width}, {heads} heads)")
     return EncoderDims(n_mels=int(n_mels), width=int(width), layers=layers, heads=heads)
 
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """sha256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
