@@ -26,13 +26,13 @@ from pathlib import Path
 import torch
 
 from deepfake_audio.detector import Detector
-from deepfake_audio.server.jobs import DecodeBudget, score_upload
+from deepfake_audio.server.jobs import UploadLimits, score_upload
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load import rss_mb, speechlike_wav
 from report import publish
 
-BUDGET = DecodeBudget(600.0, 4_000, 384_000)
+BUDGET = UploadLimits(600.0, 4_000, 384_000)
 _detector: Detector | None = None  # one per process: set by `_load` in each worker process
 
 

@@ -20,6 +20,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -140,7 +141,7 @@ def main() -> None:
             "classifier": {"kind": "logistic regression, classes balanced", "C": best["C"]},
             "threshold_and_calibration": "out-of-fold scores of leave-sources-out folds, all views",
             "candidates": [{k: v for k, v in r.items() if k != "oof"} for r in results],
-            "paths_sha256": __import__("hashlib").sha256("\n".join(paths).encode()).hexdigest(),
+            "paths_sha256": hashlib.sha256("\n".join(paths).encode()).hexdigest(),
         },
     }
     save_checkpoint(model, args.out, threshold=threshold, calibration=calibration.to_dict(), extra=extra)

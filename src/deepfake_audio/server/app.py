@@ -40,13 +40,13 @@ def create_app(model: "Detector | str | os.PathLike | None" = None,
     from fastapi.responses import HTMLResponse, JSONResponse
 
     from deepfake_audio.server.guards import guarded, inline_csp
-    from deepfake_audio.server.jobs import DecodeBudget, ScoringFailed, failed_prediction, score_upload
+    from deepfake_audio.server.jobs import ScoringFailed, UploadLimits, failed_prediction, score_upload
     from deepfake_audio.server.pool import OverTimeBudget, ScoringPool, ServerBusy, wait_all
     from deepfake_audio.server.uploads import read_files, read_one_file
 
     settings = replace(settings or ServerSettings(), **options)
     detector = model if isinstance(model, Detector) else Detector.from_pretrained(model)
-    budget = DecodeBudget(settings.max_audio_seconds, settings.min_sample_rate, settings.max_sample_rate)
+    budget = UploadLimits(settings.max_audio_seconds, settings.min_sample_rate, settings.max_sample_rate)
     pool = ScoringPool(settings.workers, settings.queue, settings.time_budget)
     page = (resources.files("deepfake_audio") / "web" / "index.html").read_text()
 

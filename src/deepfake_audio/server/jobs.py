@@ -1,7 +1,7 @@
-"""The job a worker thread runs for one uploaded file: check the decode budget, then score.
+"""The job a worker thread runs for one uploaded file: check the upload limits, then score.
 
-The budget is checked from the file's header (`audio_info`), before anything is decoded: duration and
-sample rate are what turn a small upload into a large decode. The decoder then enforces the same duration
+The limits are checked from the file's header (`audio_info`), before anything is decoded: duration and
+sample rate are what turn a small upload into a large decode. The decoder then enforces the same budget
 while decoding (input_limits.py), for headers that lie.
 """
 
@@ -14,19 +14,26 @@ from dataclasses import dataclass
 from deepfake_audio.audio import audio_info
 from deepfake_audio.detector import Detector, Prediction
 from deepfake_audio.errors import DeepfakeAudioError
-from deepfake_audio.input_limits import DecodeBudget as DecoderBudget
+from deepfake_audio.input_limits import DecodeBudget
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class DecodeBudget:
+class UploadLimits:
+    """What this server decodes: at most `max_seconds` of audio at a sample rate in its own range, refused
+    from the header; the decoder then holds the upload to the same duration (`decode_budget`)."""
+
     max_seconds: float
     min_sample_rate: int
     max_sample_rate: int
 
+    @property
+    def decode_budget(self) -> DecodeBudget:
+        return DecodeBudget.for_duration(self.max_seconds)
+
     def check(self, data: bytes, name: str) -> None:
-        """Raise DeepfakeAudioError (one line naming the file) when the header is outside the budget."""
+        """Raise DeepfakeAudioError (one line naming the file) when the header is outside the limits."""
         info = audio_info(data, name=name)
         if not self.min_sample_rate <= info.sample_rate <= self.max_sample_rate:
             raise DeepfakeAudioError(
@@ -41,16 +48,15 @@ class ScoringFailed(Exception):
     """A bug or library failure while scoring one file (not the file's fault): the message names it."""
 
 
-def score_upload(detector: Detector, data: bytes, name: str, budget: DecodeBudget,
+def score_upload(detector: Detector, data: bytes, name: str, limits: UploadLimits,
                  explain: bool = False) -> Prediction:
     """Score one upload (with per-window band explanations if asked); a bad file gives a Prediction with
     `error`, never an exception."""
     try:
-        budget.check(data, name)
-        # The header check above is cheap; the decoder enforces the same duration while decoding, for
-        # headers that lie or streams that state no duration.
-        prediction = detector(data, name=name, explain=explain,
-                              decode_budget=DecoderBudget.for_duration(budget.max_seconds))
+        limits.check(data, name)
+        # The decoder enforces the same budget again while decoding, for headers that lie or state no
+        # duration.
+        prediction = detector(data, name=name, explain=explain, decode_budget=limits.decode_budget)
     except DeepfakeAudioError as e:
         return failed_prediction(detector, name, str(e))
     except Exception as e:
