@@ -49,7 +49,9 @@ def detect(
     explain: Annotated[bool, typer.Option("--explain", help=(
         "Per window, the frequency bands that moved its score most (adds `explanation` to each window; "
         "one extra scoring pass per band, about 9x slower)."))] = False,
-    hop: Annotated[float, typer.Option(help="Window hop as a fraction of the model's window (0-1].")] = 0.5,
+    hop: Annotated[float | None, typer.Option(
+        help="Window hop as a fraction of the model's window (0-1]; default: the model's own (0.5 unless "
+             "its checkpoint sets another).")] = None,
     aggregate: Annotated[str, typer.Option(help="mean (default) or min (most fake-looking window).")] = "mean",
     batch_size: Annotated[int, typer.Option(help="Windows scored per forward pass.")] = 32,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",

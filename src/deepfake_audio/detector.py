@@ -46,6 +46,7 @@ from deepfake_audio.pipeline.report import (
 )
 from deepfake_audio.pipeline.scoring import MAX_WAITING_BATCHES, Job, WindowBatcher
 from deepfake_audio.segments import SegmentRule
+from deepfake_audio.windows import window_hop
 
 # Files opened ahead of scoring: enough to keep the decoders busy through a batch of short clips, few
 # enough that whole decoded files waiting (up to TRIM_MAX_SECONDS each) stay small in memory.
@@ -77,13 +78,15 @@ class Detector:
         info: CheckpointInfo,
         *,
         device: str | torch.device = "cpu",
-        hop: float = 0.5,
+        hop: float | None = None,
         aggregate: str = "mean",
         batch_size: int = 32,
         decode_workers: int = 2,
         segment_rule: SegmentRule | None = None,
         decode_budget: DecodeBudget = DEFAULT_DECODE_BUDGET,
     ) -> None:
+        if hop is None:
+            hop = window_hop(info.extra)
         if not 0.0 < hop <= 1.0:
             raise ValueError(f"hop is a fraction of the window in (0, 1]; got {hop}")
         if aggregate not in ("mean", "min"):

@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from deepfake_audio.audio import pad_or_trim
+
+# Windows overlap by half unless the checkpoint says otherwise (`extra["window_hop"]`, a fraction of
+# its window): a model whose segment rule was calibrated at another hop, or that trades overlap for
+# speed on long files, stores its own. An explicit `hop` (the CLI's --hop) overrides both.
+DEFAULT_HOP = 0.5
+HOP_KEY = "window_hop"
 
 SILENCE_DBFS = -60.0  # windows quieter than this hold no speech to judge
 # Measured on the development corpus (silence-trimmed clips, `high_band_level_db`): full-band
@@ -37,6 +44,11 @@ class Window:
     silent: bool
     high_band_db: float = 0.0  # energy above NARROWBAND_CUTOFF_HZ relative to the whole window, dB
     speech_over_floor_db: float = math.inf  # loud frames over quiet frames, dB (low: strong noise)
+
+
+def window_hop(extra: Mapping[str, Any]) -> float:
+    """The window hop (fraction of the window) a checkpoint asks for, or DEFAULT_HOP."""
+    return float(extra.get(HOP_KEY, DEFAULT_HOP))
 
 
 def tile_to_length(waveform: torch.Tensor, num_samples: int) -> torch.Tensor:
