@@ -14,6 +14,7 @@ path as `detect`, under one threshold (the model's own) and these conditions:
 
 Usage:
     python bench/external.py --arm default=src/deepfake_audio/pretrained/default.safetensors --arm fast=...
+    [--jobs 2 --threads 1]   # arms in parallel processes: a slow arm (AASIST) keeps one core to itself
 Writes the table into BENCHMARKS.md (section `external`) and the numbers to bench/results/external.json.
 """
 
@@ -21,8 +22,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -72,11 +75,33 @@ def measure_arm(name: str, checkpoint: str, clips, waveforms) -> dict:
     }
 
 
+def arm_checkpoint(spec: str) -> tuple[str, str]:
+    """NAME=CHECKPOINT, where CHECKPOINT may be a bundled model's name."""
+    name, _, checkpoint = spec.partition("=")
+    if not Path(checkpoint).is_file():
+        from deepfake_audio.bundled import bundled_path
+
+        checkpoint = str(bundled_path(checkpoint))
+    return name, checkpoint
+
+
+def measure_arm_in_process(name: str, checkpoint: str, manifest: Path) -> dict:
+    clips = read_clips(manifest)
+    return measure_arm(name, checkpoint, clips, load_waveforms(clips))
+
+
+def report(r: dict) -> dict:
+    print(f"{r['arm']}: clean {100 * r['eer']['clean']:.1f}%, mp3 mixed {100 * r['eer_real_clean_vs_fake_mp3']:.1f}"
+          f" / {100 * r['eer_real_mp3_vs_fake_clean']:.1f}% ({r['scoring_seconds']:.0f} s)", file=sys.stderr)
+    return r
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arm", action="append", required=True, help="NAME=CHECKPOINT (repeatable)")
     parser.add_argument("--manifest", type=Path, default=EXTERNAL / "manifest.csv")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads per process")
+    parser.add_argument("--jobs", type=int, default=1, help="arms scored at once, each in its own process")
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md as it is")
     parser.add_argument("--record", action="store_true",
                         help="store each bundled model's measured clean EER in its header (`deepfake-audio models`)")
@@ -85,18 +110,19 @@ def main() -> None:
         sys.exit(f"{args.manifest}: not found (the external test set lives in ../shared/data/external)")
     torch.set_num_threads(args.threads)
     clips = read_clips(args.manifest)
-    waveforms = load_waveforms(clips)
-    results = []
-    for spec in args.arm:
-        name, _, checkpoint = spec.partition("=")
-        if not Path(checkpoint).is_file():  # a bundled name
-            from deepfake_audio.bundled import bundled_path
-
-            checkpoint = str(bundled_path(checkpoint))
-        results.append(measure_arm(name, checkpoint, clips, waveforms))
-        r = results[-1]
-        print(f"{name}: clean {100 * r['eer']['clean']:.1f}%, mp3 mixed {100 * r['eer_real_clean_vs_fake_mp3']:.1f}"
-              f" / {100 * r['eer_real_mp3_vs_fake_clean']:.1f}% ({r['scoring_seconds']:.0f} s)", file=sys.stderr)
+    arms = [arm_checkpoint(spec) for spec in args.arm]
+    if args.jobs > 1:
+        # Each process reads the clips itself (fork-free start), scores its arms, and returns the results;
+        # the slowest arms go first so they are not left running alone at the end.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(args.jobs, mp_context=context, initializer=torch.set_num_threads,
+                                 initargs=(args.threads,)) as pool:
+            futures = [pool.submit(measure_arm_in_process, name, checkpoint, args.manifest)
+                       for name, checkpoint in arms]
+            results = [report(f.result()) for f in futures]
+    else:
+        waveforms = load_waveforms(clips)
+        results = [report(measure_arm(name, checkpoint, clips, waveforms)) for name, checkpoint in arms]
 
     n_bona = sum(c.bonafide for c in clips)
     lines = [

@@ -1,7 +1,12 @@
 """Calibrate the segment rule (src/deepfake_audio/segments.py): false alarms on long real recordings
 against detection of machine-made spans inserted into real speech.
 
-    python bench/segments.py [--model PATH] [--no-write]
+    python bench/segments.py [--model PATH] [--describe TEXT] [--name SECTION] [--no-write]
+
+A bundled model that trained on every development source has no held-out clips of its own; measure a
+twin of it instead, trained by the same recipe with some sources left out and naming them in its header
+(`recipes/whisper_default.py --hold-out A,B`), and `--describe` it. `--name` picks the BENCHMARKS.md
+section and the results file (`bench/results/NAME.json`), so each bundled model keeps its own.
 
 Everything is built from held-out clips of the development corpus (never data/external): bona fide
 clips of the sources the checkpoint held out from training (its validation sources, reconstructed from
@@ -44,7 +49,7 @@ from deepfake_audio.segments import SegmentRule, find_segments
 
 DEV_MANIFEST = Path(__file__).resolve().parents[2] / "shared" / "data" / "dev" / "manifest.csv"
 SPAN_SECONDS = (10, 20, 40)
-RESULTS = Path(__file__).resolve().parent / "results" / "segments.json"
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
 @dataclass
@@ -219,6 +224,8 @@ def main() -> None:
                         help="false segments per hour of real audio a rule may make (long recordings and the "
                              "real speech around inserted spans together)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--describe", help="how to name the model in the table (default: its path)")
+    parser.add_argument("--name", default="segments", help="BENCHMARKS.md section and bench/results/NAME.json")
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md as it is")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -265,7 +272,7 @@ def main() -> None:
     bona_used = sorted({c.path for c in bona} & audio.used)
     spoof_used = sorted({c.path for c in spoof} & audio.used)
     distinct_real_s = sum(c.seconds for c in bona if c.path in audio.used)
-    model_name = args.model or "the bundled model"
+    model_name = args.describe or args.model or "the bundled model"
     lines = [
         f"Model: {model_name} ({detector.info.model}, {window_s:g} s windows, hop {hop_s:g} s). Held-out sources "
         f"({how_found}): {', '.join(sorted(sources))}. {len(bona_used)} bona fide clips "
@@ -317,8 +324,9 @@ def main() -> None:
     else:
         lines.append(f"To use it: `extra[\"segment_rule\"] = {json.dumps(best['rule'])}` in the checkpoint, "
                      "or as SegmentRule's defaults in src/deepfake_audio/segments.py for the bundled model.")
-    publish("segments", lines, write=not args.no_write)
-    RESULTS.parent.mkdir(exist_ok=True)
+    publish(args.name, lines, write=not args.no_write)
+    results_file = RESULTS_DIR / f"{args.name}.json"
+    RESULTS_DIR.mkdir(exist_ok=True)
     if not args.no_write:
         setup = {"sources": sorted(sources), "how_sources_were_found": how_found, "real_recordings": len(real),
                  "real_minutes": args.real_minutes, "trials_per_span": args.trials, "context_s": args.context,
@@ -328,7 +336,7 @@ def main() -> None:
                            "baselines": baselines}, indent=1)
         # One line per candidate rule: 330 of them would be 35,000 lines indented.
         rows = ",\n".join("  " + json.dumps(r) for r in results)
-        RESULTS.write_text(head[:-2] + f',\n "candidates": [\n{rows}\n ]\n}}\n')
+        results_file.write_text(head[:-2] + f',\n "candidates": [\n{rows}\n ]\n}}\n')
     print("clips used (relative to the manifest):")
     for path in bona_used + spoof_used:
         print("  " + str(path.relative_to(args.manifest.parent)))

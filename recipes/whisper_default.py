@@ -13,6 +13,11 @@ Input: the views written by `recipes/whisper_features.py` (the same clips under 
 `--encoder-layers N` keeps the statistics of the input states and the lowest N blocks only (the same
 numbers as a model that runs just those blocks: the final layer norm applies to the last block only).
 
+`--hold-out A,B` leaves those sources out of training entirely and records them in the checkpoint
+(`extra["validation_data"]`): a twin of the shipped model for measurements that need audio it never saw,
+such as the segment rule (`bench/segments.py --model TWIN`). `--window-hop` and `--segment-rule` store
+the detector settings measured for this design.
+
 Usage:
     python recipes/whisper_default.py --cache CACHE_DIR --views clean,codec --encoder-layers 3 --out OUT
 """
@@ -102,9 +107,19 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--C", default="0.0001,0.0003,0.001", help="regularisation strengths to compare")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--hold-out", default="", help="comma-separated sources left out of training")
+    parser.add_argument("--window-hop", type=float, help="the detector's window hop for this model (fraction)")
+    parser.add_argument("--segment-rule", type=json.loads, help='e.g. \'{"min_p_fake": 0.7, "min_span_s": 10}\'')
     args = parser.parse_args()
 
     data = load_views(args.cache, args.views.split(","))
+    held_out = sorted(s for s in args.hold_out.split(",") if s)
+    if held_out:
+        unknown = set(held_out) - set(np.unique(data["source"]))
+        if unknown:
+            raise SystemExit(f"--hold-out: no such sources in {args.cache}: {', '.join(sorted(unknown))}")
+        keep = ~np.isin(data["source"], held_out)
+        data = {k: v[keep] for k, v in data.items()}
     width = build_model("whisper-stats", encoder=args.encoder, encoder_layers=args.encoder_layers).width
     states = args.encoder_layers + 1 if args.encoder_layers else data["stats"].shape[1] // (2 * width)
     x = data["stats"][:, : states * 2 * width].astype(np.float64)
@@ -144,6 +159,12 @@ def main() -> None:
             "paths_sha256": hashlib.sha256("\n".join(paths).encode()).hexdigest(),
         },
     }
+    if held_out:
+        extra["validation_data"] = {"sources": held_out, "how": "left out of training by --hold-out"}
+    if args.window_hop is not None:
+        extra["window_hop"] = args.window_hop
+    if args.segment_rule:
+        extra["segment_rule"] = args.segment_rule
     save_checkpoint(model, args.out, threshold=threshold, calibration=calibration.to_dict(), extra=extra)
     print(json.dumps({k: v for k, v in best.items() if k != "oof"}))
     print(f"wrote {args.out}: threshold {threshold:.4f}, calibration {calibration.to_dict()}")
