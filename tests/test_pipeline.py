@@ -13,7 +13,8 @@ from deepfake_audio.audio import load_audio
 from deepfake_audio.checkpoint import save_checkpoint
 from deepfake_audio.detector import Detector
 from deepfake_audio.models import build_model
-from deepfake_audio.pipeline.decode import ReadAhead, opened_ahead
+from deepfake_audio.pipeline.decode import opened_ahead
+from deepfake_audio.pipeline.read_ahead import ReadAhead
 
 
 def test_decoding_ahead_in_threads_changes_nothing_but_speed(tmp_path):

@@ -128,7 +128,8 @@ class _StftFrontend(nn.Module):
             pad_mode="constant",
             return_complex=True,
         )
-        return spec.real.square() + spec.imag.square()  # not abs()**2: its gradient is NaN at 0
+        # Not abs()**2: its gradient is NaN at 0. Accumulating in place saves a full-size temporary.
+        return spec.real.square().addcmul_(spec.imag, spec.imag)
 
     def _power_by_convolution(self, waveform: torch.Tensor) -> torch.Tensor:
         """The same power spectrogram as `torch.stft` (centred, zero-padded), from real operations only."""
@@ -337,7 +338,7 @@ class BandFlatness(_StftFrontend):
         energy_db = 10 * torch.log10(raw_power.sum(dim=-2) + 1e-10)
         # A floor relative to each frame's loudest bin hides detail far below the speech without letting
         # the absolute level matter; the tiny absolute term keeps digital silence and exact zeros finite.
-        power = raw_power + raw_power.amax(dim=-2, keepdim=True) * self.relative_floor + 1e-20
+        power = raw_power + (raw_power.amax(dim=-2, keepdim=True) * self.relative_floor + 1e-20)
         pool = self._buffer("pool", waveform)
         band_log_power = torch.log(pool @ power)
         return BandAnalysis(pool @ torch.log(power) - band_log_power, band_log_power, energy_db, raw_power)

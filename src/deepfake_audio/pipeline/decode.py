@@ -8,12 +8,10 @@ the model scores the current ones.
 from __future__ import annotations
 
 import os
-import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from queue import Full, Queue
 
 import numpy as np
 import torch
@@ -22,7 +20,7 @@ from deepfake_audio.audio import AudioSource, audio_info, decode_audio, silence_
 from deepfake_audio.errors import AudioDecodeError
 from deepfake_audio.input_limits import AmplitudeLimiter, DecodeBudget
 
-STREAM_BLOCK_SECONDS = 60.0  # long files are decoded a minute at a time
+STREAM_BLOCK_SECONDS = 10.0  # long files are decoded 10 s at a time: small blocks keep the read-ahead threads busy from the start of a file
 # Models trained on silence-trimmed audio get trimmed input too, as in training. Files longer than this
 # are streamed untrimmed instead: their edges weigh little, and trimming would need the whole file.
 TRIM_MAX_SECONDS = 180.0
@@ -46,60 +44,8 @@ def open_file(path: str | os.PathLike, trim_silence: bool, budget: DecodeBudget)
     if trim_silence and info.duration <= TRIM_MAX_SECONDS:
         decoded = decode_audio(path, budget=budget)
         return replace(trimmed(decoded.waveform, trim_silence), lossy_codec=lossy_codec, warnings=decoded.warnings)
-    stream = ReadAhead(stream_audio(path, block_duration=STREAM_BLOCK_SECONDS, budget=budget))
-    return Opened(0, None, stream, lossy_codec, warnings=stream.warnings)
-
-
-class ReadAhead:
-    """A stream's blocks, decoded and resampled by a thread up to `depth` blocks ahead of the reader.
-
-    A long file is one job, so reading ahead across files cannot overlap its decoding with its
-    scoring; this does, within the file. Errors reach the reader at the block where they happened, the
-    stream's `warnings` list is the one it appends to (complete once the blocks are exhausted), and a
-    reader that stops early stops the thread.
-    """
-
-    def __init__(self, blocks: Iterable[torch.Tensor], depth: int = 2) -> None:
-        self.warnings: list[str] = getattr(blocks, "warnings", [])
-        self._blocks = blocks
-        self._depth = depth
-
-    def __iter__(self) -> Iterator[torch.Tensor]:
-        queue: Queue[tuple[str, object]] = Queue(maxsize=self._depth)
-        stop = threading.Event()
-
-        def put(item: tuple[str, object]) -> bool:
-            while not stop.is_set():
-                try:
-                    queue.put(item, timeout=0.05)
-                    return True
-                except Full:
-                    continue
-            return False
-
-        def decode() -> None:
-            try:
-                for block in self._blocks:
-                    if not put(("block", block)):
-                        return
-                put(("end", None))
-            except BaseException as error:  # noqa: BLE001 - handed to the reader, raised there
-                put(("error", error))
-
-        thread = threading.Thread(target=decode, name="decode-ahead", daemon=True)
-        thread.start()
-        try:
-            while True:
-                kind, value = queue.get()
-                if kind == "block":
-                    yield value  # type: ignore[misc]
-                elif kind == "error":
-                    raise value  # type: ignore[misc]
-                else:
-                    return
-        finally:
-            stop.set()
-            thread.join()
+    stream = stream_audio(path, block_duration=STREAM_BLOCK_SECONDS, budget=budget)
+    return Opened(0, None, stream, lossy_codec, warnings=getattr(stream, "warnings", []))
 
 
 def open_bytes(data: bytes, label: str, trim_silence: bool, budget: DecodeBudget) -> Opened:
