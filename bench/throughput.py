@@ -26,6 +26,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from deepfake_audio.allocator import keep_freed_memory
 from deepfake_audio.bundled import BUNDLED, bundled_path
 from deepfake_audio.detector import Detector
 from deepfake_audio.models import build_model
@@ -71,11 +72,17 @@ def reference_pipeline(model: torch.nn.Module) -> Callable[[list[Path]], None]:
     return run
 
 
-def project_pipeline(checkpoint: Path, batch_size: int) -> Callable[[list[Path]], None]:
+def project_pipeline(checkpoint: Path, batch_size: int, threads: int | None = None) -> Callable[[list[Path]], None]:
+    """`detect` on the files; with `threads`, torch's intra-op threads while it runs (`detect --threads`)."""
     detector = Detector.from_pretrained(checkpoint, device="cpu", batch_size=batch_size)
 
     def run(paths: list[Path]) -> None:
-        failed = [r.error for r in detector.detect_files(paths) if r.error]
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads or before)
+        try:
+            failed = [r.error for r in detector.detect_files(paths) if r.error]
+        finally:
+            torch.set_num_threads(before)
         if failed:
             raise RuntimeError(f"{len(failed)} file(s) failed, e.g. {failed[0]}")
 
@@ -89,8 +96,12 @@ def main() -> None:
     parser.add_argument("--long", type=int, default=3, help="10-minute files")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the best counts")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (detect's default)")
     parser.add_argument("--models", default=",".join(BUNDLED), help="bundled models to time")
+    parser.add_argument("--single-thread", default="fast",
+                        help="bundled models also timed with one torch thread (`detect --threads 1`): a light "
+                             "model gains more from its decode and analysis threads having a core than from a "
+                             "second torch thread")
     parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX exports")
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     parser.add_argument("--record", action="store_true",
@@ -99,6 +110,7 @@ def main() -> None:
     parser.add_argument("--note", default="", help="a line about the machine (e.g. its load) for the table")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as `deepfake-audio detect` does (src/deepfake_audio/allocator.py)
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -113,6 +125,9 @@ def main() -> None:
             checkpoint = bundled_path(name)
             architecture = Detector.from_pretrained(checkpoint, device="cpu").info.model
             pipelines[f"detect --model {name} ({architecture}), PyTorch"] = project_pipeline(checkpoint, args.batch_size)
+            if name in args.single_thread.split(",") and args.threads != 1:
+                pipelines[f"detect --model {name} ({architecture}), PyTorch, --threads 1"] = project_pipeline(
+                    checkpoint, args.batch_size, threads=1)
             if not args.no_onnx:
                 from deepfake_audio.onnx_export import export_onnx
 
@@ -156,11 +171,13 @@ def main() -> None:
 
         paths, seconds = workloads["long (10 min)"]
         for name in args.models.split(","):
-            key = next(k for k in pipelines if k.startswith(f"detect --model {name} (") and k.endswith("PyTorch"))
+            # The model's fastest PyTorch configuration on the long files, named with the setting it needs.
+            keys = [k for k in pipelines if k.startswith(f"detect --model {name} (") and "PyTorch" in k]
+            key = min(keys, key=lambda k: best["long (10 min)", k])
+            setting = f"{args.threads} threads" if key.endswith("PyTorch") else "--threads 1"
             record_measurement(bundled_path(name), realtime_factor=round(len(paths) * seconds / best["long (10 min)", key]),
-                               realtime_factor_measured=f"bench/throughput.py, 10-minute files, {args.threads} "
-                                                        f"threads, {time.strftime('%Y-%m-%d')}")
-
+                               realtime_factor_measured=f"bench/throughput.py, 10-minute files, {setting}, "
+                                                        f"{time.strftime('%Y-%m-%d')}")
 
 if __name__ == "__main__":
     main()

@@ -47,6 +47,21 @@ def test_detect_csv_and_table(tmp_path):
     assert table.exit_code == 0 and "p_fake=" in table.stdout and "s  p_fake" in table.stdout
 
 
+def test_detect_threads_sets_torch_threads_and_refuses_zero(tmp_path):
+    path = tmp_path / "a.flac"
+    sf.write(path, synthetic_speechlike(2.0, seed=1), 16_000)
+    model = str(_checkpoint(tmp_path))
+    before = torch.get_num_threads()
+    try:
+        result = runner.invoke(app, ["detect", str(path), "--model", model, "--threads", "1", "--json"])
+        assert result.exit_code == 0, result.output
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    refused = runner.invoke(app, ["detect", str(path), "--model", model, "--threads", "0"])
+    assert refused.exit_code == 2 and "--threads must be at least 1" in refused.output
+
+
 def test_detect_missing_model_is_one_line_error(tmp_path):
     result = runner.invoke(app, ["detect", "x.wav", "--model", str(tmp_path / "none.safetensors")])
     assert result.exit_code == 2 and "none.safetensors" in result.output and "Traceback" not in result.output

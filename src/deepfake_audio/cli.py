@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from deepfake_audio.allocator import keep_freed_memory
 from deepfake_audio.errors import DeepfakeAudioError
 from deepfake_audio.input_limits import DEFAULT_DECODE_BUDGET
 
@@ -55,6 +56,9 @@ def detect(
     aggregate: Annotated[str, typer.Option(help="mean (default) or min (most fake-looking window).")] = "mean",
     batch_size: Annotated[int, typer.Option(help="Windows scored per forward pass.")] = 32,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    threads: Annotated[int | None, typer.Option(
+        help="Torch threads for the model (default: one per core). Decoding and window analysis of long "
+             "files run in threads of their own, so a light model (`--model fast`) is fastest with 1.")] = None,
     ray: Annotated[str | None, typer.Option(
         help="Score on Ray (needs the `ray` extra): local (start one here), auto (the cluster this machine "
              "is in) or an address (ray://head:10001). PATHS may then be a list file or manifest CSV.",
@@ -86,6 +90,12 @@ def detect(
         raise _fail("--output goes with --ray; for local runs redirect --json or --csv")
     if not max_duration > 0:
         raise _fail(f"--max-duration must be a positive number of seconds; got {max_duration}")
+    if threads is not None:
+        if threads < 1:
+            raise _fail(f"--threads must be at least 1; got {threads}")
+        import torch
+
+        torch.set_num_threads(threads)
     try:
         detector = Detector.from_pretrained(model, device=device, hop=hop, aggregate=aggregate, batch_size=batch_size,
                                             decode_budget=DecodeBudget.for_duration(max_duration))
@@ -388,6 +398,7 @@ def serve(
         # Each worker runs the model in its own thread: split the intra-op threads (the cores, or
         # OMP_NUM_THREADS) between them, or they oversubscribe the cores and stall in OpenMP barriers.
         torch.set_num_threads(max(1, torch.get_num_threads() // workers))
+        keep_freed_memory()
         application = create_app(model, settings)
     except (DeepfakeAudioError, ValueError) as e:
         raise _fail(str(e)) from None
