@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from deepfake_audio import bundled
 from deepfake_audio.bundled import BUNDLED, BundledModel, bundled_path, record_measurement, resolve_model
-from deepfake_audio.checkpoint import read_checkpoint_info
+from deepfake_audio.checkpoint import read_checkpoint_info, update_header_extra
 from deepfake_audio.cli import app
 from deepfake_audio.detector import Detector
 from deepfake_audio.errors import MissingExtraError, require
@@ -79,13 +79,14 @@ def test_models_lists_bundled_names_with_measured_facts_from_the_header(monkeypa
         copies[name] = tmp_path / f"{name}.safetensors"
         shutil.copy(bundled_path(name), copies[name])
     record_measurement(copies["fast"], external_eer=0.2345, realtime_factor=1234.0)
+    update_header_extra(copies["default"], lambda extra: {k: v for k, v in extra.items() if k != "measured"})
     monkeypatch.setattr(bundled, "bundled_path", lambda name="default": copies[name])
     result = runner.invoke(app, ["models"])
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     fast = next(x for x in lines if x.strip().startswith("fast "))
     assert "23.4%" in fast and "1,234x" in fast
-    assert "not measured" in next(x for x in lines if x.strip().startswith("default "))  # nothing recorded
+    assert "not measured" in next(x for x in lines if x.strip().startswith("default "))  # record removed
 
 
 def test_record_measurement_keeps_weights_and_header(tmp_path):
