@@ -1,9 +1,9 @@
 """Run an iterator a few items ahead of its reader, in a thread.
 
 A long file is one job, so opening files ahead (`decode.opened_ahead`) cannot overlap its decoding with
-its scoring. Stage 2 wraps a streamed recording's windows in `ReadAhead`, so decoding, resampling and the
-per-window measures run in one thread while the model scores earlier windows in another (the decoders
-and torch release the GIL in their native code).
+its scoring. Stage 2 (`analyse.py`) wraps a streamed recording twice: its decoded blocks (decoding and
+resampling in one thread) and its windows (the per-window measures in another), while the model scores
+earlier windows in the caller's thread (the decoders and torch release the GIL in their native code).
 """
 
 from __future__ import annotations
