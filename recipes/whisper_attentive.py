@@ -130,7 +130,7 @@ def main() -> None:
             total += float(loss.detach()) * len(batch)
         scores = score(model, data, val_idx, 256)
         labels = data.label[val_idx]
-        eer, threshold = compute_eer(scores[labels == 1], scores[labels == 0])
+        eer = compute_eer(scores[labels == 1], scores[labels == 0])[0]
         by_view = {v: float(compute_eer(scores[(labels == 1) & (data.view[val_idx] == v)],
                                         scores[(labels == 0) & (data.view[val_idx] == v)])[0])
                    for v in np.unique(data.view[val_idx])}
@@ -143,26 +143,31 @@ def main() -> None:
             best = (float(eer), state, scores, epoch + 1)
     eer, state, scores, epoch = best
     model.load_state_dict(state)
-    labels = data.label[val_idx]
+    training = {"recipe": "recipes/whisper_attentive.py", "views": args.views.split(","), "rows": len(train_idx),
+                "best_epoch": epoch, "validation_eer": eer, "history": history}
+    save_validated(model, args.out, scores, data.label[val_idx], data.source, val, training)
+    print(json.dumps({"best_epoch": epoch, "validation_eer": eer}))
+
+
+def save_validated(model, out: Path, scores: np.ndarray, labels: np.ndarray, sources: np.ndarray,
+                   val: np.ndarray, training: dict) -> None:
+    """Write the kept model with its threshold (equal-error point) and p_fake calibration fitted on its scores
+    on the held-out sources, and record which sources it trained and was validated on."""
     threshold = float(compute_eer(scores[labels == 1], scores[labels == 0])[1])
     calibration = fit_calibration(scores[labels == 1], scores[labels == 0])
+    held_out = sorted(set(sources[val].tolist()))
     extra = {
         "trim_silence": True,
         "training": {
-            "recipe": "recipes/whisper_attentive.py",
-            "views": args.views.split(","),
-            "rows": len(train_idx),
-            "validation_sources": sorted(set(data.source[val].tolist())),
-            "training_sources": sorted(set(data.source[~val].tolist())),
-            "best_epoch": epoch,
-            "validation_eer": eer,
-            "history": history,
+            **training,
+            "validation_sources": held_out,
+            "training_sources": sorted(set(sources[~val].tolist())),
             "threshold_and_calibration": "validation sources (held out from training), all views",
         },
+        "validation_data": {"sources": held_out, "how": "held out from training for validation"},
     }
-    save_checkpoint(model, args.out, threshold=threshold, calibration=calibration.to_dict(), extra=extra)
-    print(json.dumps({"best_epoch": epoch, "validation_eer": eer}))
-    print(f"wrote {args.out}: threshold {threshold:.4f}, calibration {calibration.to_dict()}")
+    save_checkpoint(model, out, threshold=threshold, calibration=calibration.to_dict(), extra=extra)
+    print(f"wrote {out}: threshold {threshold:.4f}, calibration {calibration.to_dict()}")
 
 
 if __name__ == "__main__":

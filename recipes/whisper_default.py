@@ -85,8 +85,14 @@ def eer(labels: np.ndarray, scores: np.ndarray) -> float:
 
 def as_model(fitted, encoder: str, encoder_layers: int):
     """A whisper-stats model whose score (logit 1 - logit 0) is the fitted decision function."""
-    mean, std, coef, intercept = fitted
     model = build_model("whisper-stats", encoder=encoder, encoder_layers=encoder_layers).eval()
+    set_linear_head(model, fitted)
+    return model
+
+
+def set_linear_head(model, fitted) -> None:
+    """Put a fitted standardiser and logistic regression into a whisper-stats model's classifier."""
+    mean, std, coef, intercept = fitted
     linear = model.classifier[-1]
     with torch.no_grad():
         model.stats_mean.copy_(torch.from_numpy(mean).float())
@@ -94,7 +100,6 @@ def as_model(fitted, encoder: str, encoder_layers: int):
         half = torch.from_numpy(coef / 2).float()
         linear.weight.copy_(torch.stack([-half, half]))
         linear.bias.copy_(torch.tensor([-intercept / 2, intercept / 2]))
-    return model
 
 
 def main() -> None:
