@@ -79,6 +79,10 @@ collections fake and lets {pct(r['misses_spoof'])} of the fakes pass. That is ab
 - Also measured and not adopted (same exploratory study): an attentive-pooling head over the frames of the
   same states (`whisper-attentive`, 31.5%: it fitted the training collections), per-frame difference
   statistics (no gain), weighting every (source, label) cell equally (25-26% against 22%).
+- Fine-tuning the top block on a CPU (`recipes/whisper_finetune.py`: block 3 and the classifier trained
+  from cached states, 7 sources held out to pick the step) gained little: 24.7% on the external test against
+  26.0% for the frozen model trained on the same sources (one `bench/external.py` run), and its validation
+  EER wandered between 32.8% and 38.8% across steps.
 - Windows of {cfg['duration']:.0f} s, {info.extra.get('window_hop', 0.5) * cfg['duration']:g} s apart (shorter recordings are scored as
   they are), leading and trailing silence trimmed as in training; window scores are averaged, and a
   machine-made segment (below) makes the recording fake.
