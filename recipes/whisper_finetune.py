@@ -34,50 +34,40 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from whisper_attentive import save_validated, split_sources
+from whisper_attentive import CachedFrames, save_validated, split_sources
 from whisper_default import fit, set_linear_head
 
 from deepfake_audio.metrics import compute_eer
 from deepfake_audio.models import build_model
+from deepfake_audio.models.whisper_stats import WhisperStats
 
 
 class CachedClips:
     """Per clip: the statistics of the frozen states and the frames entering the first trainable block."""
 
     def __init__(self, cache: Path, views: list[str], first_trainable: int) -> None:
-        self.inputs: list[np.ndarray] = []
-        frozen, labels, sources, self.view = [], [], [], []
-        for view in views:
-            meta = np.load(cache / f"{view}.npz")
-            frames = np.load(cache / f"{view}.frames.npy", mmap_mode="r")
+        cached = CachedFrames(cache, views)
+        for view, frames in zip(views, cached.frames):
             if frames.shape[1] <= first_trainable:
                 raise SystemExit(f"{cache}/{view}: the cache holds {frames.shape[1]} states; the first trainable "
                                  f"block needs state {first_trainable} (whisper_features.py --frames {first_trainable})")
-            for offset, count in meta["stats"]:
-                clip = np.asarray(frames[offset : offset + count, : first_trainable + 1], dtype=np.float32)
-                mean, std = clip.mean(axis=0), clip.std(axis=0)  # (states, width) each
-                frozen.append(np.concatenate([mean, std], axis=1).reshape(-1))
-                self.inputs.append(np.ascontiguousarray(frames[offset : offset + count, first_trainable]))
-            labels.append(meta["label"])
-            sources.append(meta["source"])
-            self.view += [view] * len(meta["label"])
+        self.label, self.source, self.view = cached.label, cached.source, cached.view
+        self.inputs: list[np.ndarray] = []
+        frozen = []
+        for v, offset, count in cached.rows:
+            clip = torch.from_numpy(np.asarray(cached.frames[v][offset : offset + count, : first_trainable + 1],
+                                               dtype=np.float32))
+            frozen.append(WhisperStats.pool(clip.transpose(0, 1)[None])[0].numpy())
+            self.inputs.append(np.ascontiguousarray(cached.frames[v][offset : offset + count, first_trainable]))
         self.frozen = np.stack(frozen)
-        self.label = np.concatenate(labels).astype(int)
-        self.source = np.concatenate(sources)
-        self.view = np.array(self.view)
         self.frames = np.array([len(x) for x in self.inputs])
 
 
 def top_statistics(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
     """Mean and spread of the trainable blocks' states, from the frames entering the first of them: the
     same numbers, in the same order, as the last columns of `model.statistics(waveform)`."""
-    x, states = inputs, []
-    for block in model.encoder.blocks[model.layers_run - model.config.trainable_layers :]:
-        x = block(x)
-        states.append(x)
-    if model.layers_run == model.config.encoder_dims["layers"]:  # the final norm follows the last block only
-        states[-1] = model.encoder.ln_post(states[-1])
-    return torch.cat([torch.cat([s.mean(dim=1), s.std(dim=1, unbiased=False)], dim=1) for s in states], dim=1)
+    first = model.layers_run - model.config.trainable_layers
+    return model.pool(torch.stack(model.encoder.run_blocks(inputs, first, model.layers_run), dim=1))
 
 
 def logits_from_cache(model: nn.Module, frozen: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:

@@ -43,10 +43,12 @@ class WhisperStats(WhisperBackbone):
 
     def statistics(self, waveform: torch.Tensor) -> torch.Tensor:
         """Per-layer mean and standard deviation over frames, `(batch, num_stats)`, before standardisation."""
-        states = self.hidden_states(waveform)
-        mean = states.mean(dim=2)
-        std = states.std(dim=2, unbiased=False)
-        return torch.cat([mean, std], dim=2).flatten(1)
+        return self.pool(self.hidden_states(waveform))
+
+    @staticmethod
+    def pool(states: torch.Tensor) -> torch.Tensor:
+        """`(batch, states, frames, width)` -> `(batch, 2 * states * width)`: each state's mean, then its std."""
+        return torch.cat([states.mean(dim=2), states.std(dim=2, unbiased=False)], dim=2).flatten(1)
 
     def classify(self, statistics: torch.Tensor) -> torch.Tensor:
         """Logits `(batch, 2)` from raw statistics (training on cached statistics calls this directly)."""

@@ -84,11 +84,16 @@ class WhisperEncoder(nn.Module):
         if frames > MAX_POSITIONS:
             raise ValueError(f"Whisper's encoder takes at most 30 s of audio; got {frames} frames")
         x = x + self.positional_embedding[:frames].to(x.dtype)
-        states = [x]
         run = len(self.blocks) if layers is None else layers
-        for block in self.blocks[:run]:
+        return torch.stack([x, *self.run_blocks(x, 0, run)], dim=1)
+
+    def run_blocks(self, x: torch.Tensor, first: int, stop: int) -> list[torch.Tensor]:
+        """States after blocks `first` .. `stop - 1`, from `x`, the state entering block `first`
+        `(batch, frames, width)`; fine-tuning from cached states starts part-way up."""
+        states = []
+        for block in self.blocks[first:stop]:
             x = block(x)
             states.append(x)
-        if run == self.dims.layers:  # the final norm follows the last block only
+        if states and stop == self.dims.layers:  # the final norm follows the last block only
             states[-1] = self.ln_post(x)
-        return torch.stack(states, dim=1)
+        return states
