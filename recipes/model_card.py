@@ -43,7 +43,8 @@ def heads_text(path: Path) -> str:
     if not path.is_file():
         return "- Other heads on the same statistics: not measured (`python bench/frozen_heads.py`)."
     rows = json.loads(path.read_text())
-    default, alone = rows[0], next(r for r in rows if r["arm"].startswith("one-class"))
+    default = next(r for r in rows if "(the default's)" in r["arm"])
+    alone = next(r for r in rows if r["arm"].startswith("one-class"))
     discriminative = [r for r in rows if "one-class" not in r["arm"]]
     best = min(discriminative, key=lambda row: row["clean"])
     return (f"- Other heads on the same statistics (`bench/frozen_heads.py`, BENCHMARKS.md section `frozen-heads`; "
