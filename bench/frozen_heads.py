@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "recipes"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import publish
-from whisper_default import class_weights, eer, load_views
+from whisper_default import decision, eer, fit, load_views
 
 DEFAULT_COLUMNS = 4 * 1024  # mean and std of 512 channels for states 0-3: what the default reads
 RESULTS = REPO / "bench" / "results" / "frozen-heads.json"
@@ -46,12 +46,8 @@ def standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def logistic(x: np.ndarray, labels: np.ndarray, c: float, weights: np.ndarray | None = None) -> Scorer:
     """The default's classifier; `weights` (per clip) are rescaled so both classes still weigh the same."""
-    from sklearn.linear_model import LogisticRegression
-
-    mean, std = standardiser(x)
-    w = class_weights(labels) if weights is None else balanced(weights, labels)
-    model = LogisticRegression(C=c, max_iter=500).fit((x - mean) / std, labels, sample_weight=w)
-    return lambda z: ((z - mean) / std) @ model.coef_[0] + model.intercept_[0]
+    fitted = fit(x, labels, c, None if weights is None else balanced(weights, labels))
+    return lambda z: decision(fitted, z)
 
 
 def balanced(weights: np.ndarray, labels: np.ndarray) -> np.ndarray:

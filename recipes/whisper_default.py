@@ -65,12 +65,14 @@ def class_weights(labels: np.ndarray) -> np.ndarray:
     return np.where(labels == 1, 0.5 / share, 0.5 / (1 - share))
 
 
-def fit(x: np.ndarray, labels: np.ndarray, c: float):
-    """Standardiser and logistic regression fitted on `x`; returns (mean, std, coef, intercept)."""
+def fit(x: np.ndarray, labels: np.ndarray, c: float, sample_weight: np.ndarray | None = None):
+    """Standardiser and logistic regression fitted on `x`; returns (mean, std, coef, intercept).
+    Rows weigh so that the classes weigh the same, unless `sample_weight` is given."""
     linear_model = require("sklearn.linear_model", "dev")
     mean, std = x.mean(axis=0), np.maximum(x.std(axis=0), 1e-4)
     model = linear_model.LogisticRegression(C=c, max_iter=500)
-    model.fit((x - mean) / std, labels, sample_weight=class_weights(labels))
+    weights = class_weights(labels) if sample_weight is None else sample_weight
+    model.fit((x - mean) / std, labels, sample_weight=weights)
     return mean, std, model.coef_[0], float(model.intercept_[0])
 
 
