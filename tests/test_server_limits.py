@@ -343,8 +343,9 @@ def test_queue_full_answers_503_with_retry_after(gated):
     with TestClient(create_app(gated, workers=1, queue=1, max_batch_files=2)) as client:
         first, out1 = _post_in_thread(client)
         _wait_until(lambda: cls.calls == 1)
+        assert client.get("/info").json()["load"] == {"jobs": 1, "capacity": 2}
         second, out2 = _post_in_thread(client)  # waits in the queue
-        time.sleep(0.2)
+        _wait_until(lambda: client.get("/info").json()["load"]["jobs"] == 2)  # the worker and queue are full
         busy = client.post("/detect", files=one_file())
         assert busy.status_code == 503 and int(busy.headers["retry-after"]) >= 1
         assert busy.headers["x-content-type-options"] == "nosniff"

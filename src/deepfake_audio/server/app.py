@@ -90,7 +90,9 @@ def create_app(model: "Detector | str | os.PathLike | None" = None,
                 "validation_eer": detector.info.extra.get("val_eer"),
                 "limits": {"max_upload_mb": settings.max_upload_mb, "max_batch_files": settings.max_batch_files,
                            "max_batch_mb": settings.max_batch_mb, "max_audio_seconds": settings.max_audio_seconds,
-                           "time_budget_seconds": settings.time_budget}}
+                           "time_budget_seconds": settings.time_budget},
+                # for monitoring: job slots (running or queued) taken now, of how many; 503 when all are
+                "load": {"jobs": pool.taken, "capacity": pool.capacity}}
 
     @app.post("/detect", openapi_extra=upload_schema)
     async def detect(request: Request) -> dict:
