@@ -48,8 +48,8 @@ def heads_text(path: Path) -> str:
     discriminative = [r for r in rows if "one-class" not in r["arm"]]
     best = min(discriminative, key=lambda row: row["clean"])
     return (f"- Other heads on the same statistics (`bench/frozen_heads.py`, BENCHMARKS.md section `frozen-heads`; "
-            f"cached statistics, so not end to end): {len(discriminative)} discriminative heads and clip "
-            f"weightings scored {pct(best['clean'])} to {pct(max(r['clean'] for r in discriminative))} on the "
+            f"cached statistics, so not end to end): {len(discriminative)} discriminative heads, clip "
+            f"weightings and score normalisations scored {pct(best['clean'])} to {pct(max(r['clean'] for r in discriminative))} on the "
             f"external test clean, the default's head {pct(default['clean'])}; the best ({best['arm']}) gains "
             f"{100 * (default['clean'] - best['clean']):.1f} points, within the spread between close designs, so "
             f"it was not adopted. A one-class model of bona fide speech is at chance ({pct(alone['clean'])}).")

@@ -43,9 +43,10 @@ def test_every_head_is_scored_and_a_separable_problem_is_separated(tmp_path):
                 "--results", str(results), "--columns", str(COLUMNS), "--no-write")
     assert done.returncode == 0, done.stderr[-2000:]
     rows = {row["arm"]: row for row in json.loads(results.read_text())}
-    assert len(rows) == 11 and all(0.0 <= row["clean"] <= 1.0 for row in rows.values())
+    assert len(rows) == 13 and all(0.0 <= row["clean"] <= 1.0 for row in rows.values())
     assert rows["logistic regression C=0.001 (the default's)"]["clean"] < 0.1
     assert rows["shrinkage LDA 0.5"]["clean"] < 0.1
+    assert rows["LR, score minus that of 50 bona fide clips recorded alike"]["clean"] < 0.1
     assert "| head | external clean |" in done.stdout
 
 
