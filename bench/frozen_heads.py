@@ -24,6 +24,7 @@ two mixed conditions, and the mean mp3-64 score shift over the gap between the c
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -36,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "recipes"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import publish
-from whisper_default import decision, eer, fit, load_views
+from whisper_default import decision, eer, fit, load_views, standardiser
 
 DEFAULT_COLUMNS = 4 * 1024  # mean and std of 512 channels for states 0-3: what the default reads
 RESULTS = REPO / "bench" / "results" / "frozen-heads.json"
@@ -45,20 +46,10 @@ POOL_REAL_ONLY_FOREIGN = ("emodb_copy", "urdu_emotion")
 Scorer = Callable[[np.ndarray], np.ndarray]
 
 
-def standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return x.mean(axis=0), np.maximum(x.std(axis=0), 1e-4)
-
-
 def logistic(x: np.ndarray, labels: np.ndarray, c: float, weights: np.ndarray | None = None) -> Scorer:
-    """The default's classifier; `weights` (per clip) are rescaled so both classes still weigh the same."""
-    fitted = fit(x, labels, c, None if weights is None else balanced(weights, labels))
+    """The default's classifier; `weights` (per clip) weigh clips within their class."""
+    fitted = fit(x, labels, c, weights)
     return lambda z: decision(fitted, z)
-
-
-def balanced(weights: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    share = weights[labels == 1].sum() / weights.sum()
-    w = weights * np.where(labels == 1, 0.5 / share, 0.5 / (1 - share))
-    return w / w.mean()
 
 
 def lda(x: np.ndarray, labels: np.ndarray, shrinkage: float) -> Scorer:
@@ -96,15 +87,14 @@ def fused(first: Scorer, second: Scorer, weight: float, x: np.ndarray) -> Scorer
     return lambda z: (1 - weight) * (first(z) - a.mean()) / a.std() + weight * (second(z) - b.mean()) / b.std()
 
 
-def cohort_normalised(x: np.ndarray, labels: np.ndarray, sources: np.ndarray, neighbours: int,
+def cohort_normalised(full: Scorer, x: np.ndarray, labels: np.ndarray, sources: np.ndarray, neighbours: int,
                       channel_columns: int, c: float = 0.001) -> Scorer:
-    """The default's score minus the mean score of the `neighbours` bona fide training clips nearest in a
+    """`full`'s score minus the mean score of the `neighbours` bona fide training clips nearest in a
     channel space (PCA 32 of the input state's statistics, cosine), each scored by a model fitted without
     its own source: an offset per recording condition, estimated without knowing the condition's label."""
     from sklearn.decomposition import PCA
     from sklearn.model_selection import GroupKFold
 
-    full = logistic(x, labels, c)
     held_out = np.zeros(len(labels))
     for fit_rows, scored_rows in GroupKFold(5).split(x, labels, sources):
         held_out[scored_rows] = logistic(x[fit_rows], labels[fit_rows], c)(x[scored_rows])
@@ -135,7 +125,7 @@ def cell_sizes(data: dict) -> tuple[np.ndarray, np.ndarray]:
 
 def arms(x: np.ndarray, labels: np.ndarray, data: dict) -> dict[str, Callable[[], Scorer]]:
     cell, source = cell_sizes(data)
-    default = lambda: logistic(x, labels, 0.001)
+    default = functools.cache(lambda: logistic(x, labels, 0.001))  # fitted once, used by three arms
     table: dict[str, Callable[[], Scorer]] = {
         "logistic regression C=0.001 (the default's)": default,
         "logistic regression C=0.0003": lambda: logistic(x, labels, 0.0003),
@@ -151,7 +141,7 @@ def arms(x: np.ndarray, labels: np.ndarray, data: dict) -> dict[str, Callable[[]
     table["LR without the pool's German and Urdu bona fide sources"] = (
         lambda: logistic(x, labels, 0.001, np.where(left_out, 0.0, 1.0)))
     table["LR, score minus that of 50 bona fide clips recorded alike"] = (
-        lambda: cohort_normalised(x, labels, data["source"], 50, min(1024, x.shape[1])))
+        lambda: cohort_normalised(default(), x, labels, data["source"], 50, min(1024, x.shape[1])))
     table["one-class bona fide, PCA 128"] = lambda: one_class(x, labels, 128)
     table["LR + one-class (weight 0.25)"] = lambda: fused(default(), one_class(x, labels, 128), 0.25, x)
     return table

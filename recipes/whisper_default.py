@@ -60,19 +60,29 @@ def source_folds(sources: np.ndarray, k: int, seed: int) -> np.ndarray:
     return np.array([fold_of[s] for s in sources])
 
 
-def class_weights(labels: np.ndarray) -> np.ndarray:
-    share = labels.mean()
-    return np.where(labels == 1, 0.5 / share, 0.5 / (1 - share))
+def class_weights(labels: np.ndarray, clip_weights: np.ndarray | None = None) -> np.ndarray:
+    """Per-row weights under which both classes weigh the same; `clip_weights` (optional) are kept within
+    each class, and the result averages 1 over the rows."""
+    if clip_weights is None:
+        share = labels.mean()
+        return np.where(labels == 1, 0.5 / share, 0.5 / (1 - share))
+    share = clip_weights[labels == 1].sum() / clip_weights.sum()
+    weights = clip_weights * np.where(labels == 1, 0.5 / share, 0.5 / (1 - share))
+    return weights / weights.mean()
 
 
-def fit(x: np.ndarray, labels: np.ndarray, c: float, sample_weight: np.ndarray | None = None):
+def standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and standard deviation, the latter floored so constant columns do not blow up."""
+    return x.mean(axis=0), np.maximum(x.std(axis=0), 1e-4)
+
+
+def fit(x: np.ndarray, labels: np.ndarray, c: float, clip_weights: np.ndarray | None = None):
     """Standardiser and logistic regression fitted on `x`; returns (mean, std, coef, intercept).
-    Rows weigh so that the classes weigh the same, unless `sample_weight` is given."""
+    Both classes weigh the same; `clip_weights` (optional) weigh clips within their class."""
     linear_model = require("sklearn.linear_model", "dev")
-    mean, std = x.mean(axis=0), np.maximum(x.std(axis=0), 1e-4)
+    mean, std = standardiser(x)
     model = linear_model.LogisticRegression(C=c, max_iter=500)
-    weights = class_weights(labels) if sample_weight is None else sample_weight
-    model.fit((x - mean) / std, labels, sample_weight=weights)
+    model.fit((x - mean) / std, labels, sample_weight=class_weights(labels, clip_weights))
     return mean, std, model.coef_[0], float(model.intercept_[0])
 
 
