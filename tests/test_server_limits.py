@@ -311,10 +311,26 @@ def test_docs_off_by_default_and_on_by_switch(detector):
 # ---- workers, queue, time budget, batch -----------------------------------------------------------
 
 
+@contextlib.contextmanager
+def serving(gated: GatedDetector, **settings) -> Iterator[TestClient]:
+    """A started TestClient on a gated app. When the block ends, even by a failed assertion, the gate opens
+    and the requests still in flight (`_post_in_thread`) finish before the client shuts the app down:
+    shutting down under a request that is still being answered never returns."""
+    with TestClient(create_app(gated, **settings)) as client:
+        client.in_flight = []
+        try:
+            yield client
+        finally:
+            type(gated).gate.set()
+            for thread in client.in_flight:
+                thread.join(20)
+
+
 def _post_in_thread(client: TestClient) -> tuple[threading.Thread, list]:
     out: list = []
     thread = threading.Thread(target=lambda: out.append(client.post("/detect", files=one_file())))
     thread.start()
+    client.in_flight.append(thread)
     return thread, out
 
 
@@ -327,7 +343,7 @@ def _wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
 
 def test_health_answers_while_a_slow_request_is_scored(gated):
     cls = type(gated)
-    with TestClient(create_app(gated, workers=1, max_batch_files=1)) as client:
+    with serving(gated, workers=1, max_batch_files=1) as client:
         thread, out = _post_in_thread(client)
         _wait_until(lambda: cls.calls == 1)  # the upload is inside the (blocked) worker
         assert client.get("/health").status_code == 200
@@ -340,7 +356,7 @@ def test_health_answers_while_a_slow_request_is_scored(gated):
 
 def test_queue_full_answers_503_with_retry_after(gated):
     cls = type(gated)
-    with TestClient(create_app(gated, workers=1, queue=1, max_batch_files=2)) as client:
+    with serving(gated, workers=1, queue=1, max_batch_files=2) as client:
         first, out1 = _post_in_thread(client)
         _wait_until(lambda: cls.calls == 1)
         assert client.get("/info").json()["load"] == {"jobs": 1, "capacity": 2}
@@ -358,7 +374,7 @@ def test_queue_full_answers_503_with_retry_after(gated):
 
 def test_time_budget_answers_504(gated):
     cls = type(gated)
-    with TestClient(create_app(gated, workers=1, time_budget=0.3, max_batch_files=2)) as client:
+    with serving(gated, workers=1, time_budget=0.3, max_batch_files=2) as client:
         late = client.post("/detect", files=one_file("slow.wav"))
         assert late.status_code == 504 and "slow.wav" in late.json()["detail"]
         cls.gate.set()
@@ -404,8 +420,7 @@ def test_batch_file_over_the_file_limit_is_reported_alone(detector):
 
 
 def test_batch_over_the_time_budget_reports_each_file(gated):
-    with TestClient(create_app(gated, workers=1, time_budget=0.3, max_batch_files=2)) as client:
+    with serving(gated, workers=1, time_budget=0.3, max_batch_files=2) as client:
         results = client.post("/detect/batch", files=[("files", (f"{i}.wav", wav(), "audio/wav"))
                                                        for i in range(2)]).json()
-    type(gated).gate.set()
     assert all("time budget" in r["error"] for r in results)
