@@ -105,6 +105,12 @@ collections fake and lets {pct(r['misses_spoof'])} of the fakes pass. That is ab
   EER wandered between 32.8% and 38.8% across steps. Training all three blocks the same way (from the
   cached input state, same sources held out) only raised that validation EER: 35.2% at step 0, then 39.7%,
   38.3% and 41.1% at steps 300, 600 and 900 (the run was stopped there).
+- Fine-tuning from audio (`recipes/whisper_finetune_audio.py`: started from this model, new crops and a
+  clean / codec / channel view drawn for every clip in every epoch, both classes, all of dev + pool, a
+  fixed cosine schedule, so no step was picked) made it worse. All three blocks for 3 epochs: 21.6% on
+  the external test against this model's 19.0% in the same `bench/external.py` run, while its EER on
+  training clips fell to 5.8%; the top block alone for 2 epochs: 23.2% (19.0% in its run). It learns the
+  training collections, not what carries to new ones.
 - Windows of {cfg['duration']:.0f} s, {info.extra.get('window_hop', 0.5) * cfg['duration']:g} s apart (shorter recordings are scored as
   they are), leading and trailing silence trimmed as in training; window scores are averaged, and a
   machine-made segment (below) makes the recording fake.
