@@ -105,6 +105,36 @@ def crop_batch(data: CachedClips, batch: np.ndarray, cap: int, rng: np.random.Ge
                                       for i, s in zip(batch, starts)]))
 
 
+def balanced_loss(labels: np.ndarray, device: str = "cpu") -> nn.CrossEntropyLoss:
+    """Cross-entropy with both classes weighted equally, as the logistic regression is fitted."""
+    share = float(labels.mean())
+    return nn.CrossEntropyLoss(weight=torch.tensor([0.5 / (1 - share), 0.5 / share], dtype=torch.float32,
+                                                   device=device))
+
+
+def penalised(loss: torch.Tensor, model: nn.Module, l2: float) -> torch.Tensor:
+    """`loss` plus the logistic regression's L2 penalty on the decision's coefficients (logit 1 - logit 0)."""
+    linear = model.classifier[-1]
+    return loss + l2 * (linear.weight[1] - linear.weight[0]).pow(2).sum()
+
+
+def block_and_head_optimiser(model: nn.Module, lr: float, head_lr: float) -> torch.optim.AdamW:
+    """AdamW over the trainable blocks (group 0, `lr`) and the classifier (group 1, `head_lr`)."""
+    blocks = [p for p in model.encoder.parameters() if p.requires_grad]
+    return torch.optim.AdamW([{"params": blocks, "lr": lr, "weight_decay": 0.0},
+                              {"params": list(model.classifier.parameters()), "lr": head_lr, "weight_decay": 0.0}])
+
+
+def take_step(optimiser: torch.optim.Optimizer, loss: torch.Tensor, base_lrs: list[float], scale: float) -> float:
+    """One optimiser step with every group's learning rate at `scale` times its base; returns the loss."""
+    for group, lr in zip(optimiser.param_groups, base_lrs):
+        group["lr"] = lr * scale
+    optimiser.zero_grad()
+    loss.backward()
+    optimiser.step()
+    return float(loss.detach())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cache", required=True, type=Path)
@@ -144,15 +174,10 @@ def main() -> None:
     initial = np.concatenate([data.frozen[train_idx], top], axis=1).astype(np.float64)
     set_linear_head(model, fit(initial, data.label[train_idx], args.C))
     model.train()
-    blocks = [p for p in model.encoder.parameters() if p.requires_grad]
-    head = list(model.classifier.parameters())
-    optimiser = torch.optim.AdamW([{"params": blocks, "lr": args.lr, "weight_decay": 0.0},
-                                   {"params": head, "lr": args.head_lr, "weight_decay": 0.0}])
+    optimiser = block_and_head_optimiser(model, args.lr, args.head_lr)
     base_lrs = [args.lr, args.head_lr]
-    share = data.label[train_idx].mean()
-    loss_fn = nn.CrossEntropyLoss(weight=torch.tensor([0.5 / (1 - share), 0.5 / share], dtype=torch.float32))
+    loss_fn = balanced_loss(data.label[train_idx])
     l2 = 1.0 / (2 * args.C * len(train_idx))  # the logistic regression's penalty, per training row
-    linear = model.classifier[-1]
 
     def validate(step: int) -> dict:
         scores = bona_fide_scores(model, data, val_idx)
@@ -171,16 +196,9 @@ def main() -> None:
                 break
             logits = logits_from_cache(model, torch.from_numpy(data.frozen[batch]),
                                        crop_batch(data, batch, args.max_frames, rng))
-            penalty = (linear.weight[1] - linear.weight[0]).pow(2).sum()  # on the decision's coefficients
-            loss = loss_fn(logits, torch.from_numpy(data.label[batch])) + l2 * penalty
-            warm = min(1.0, (step + 1) / args.warmup_steps)
-            for group, lr in zip(optimiser.param_groups, base_lrs):
-                group["lr"] = lr * warm
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
+            loss = penalised(loss_fn(logits, torch.from_numpy(data.label[batch])), model, l2)
+            running += take_step(optimiser, loss, base_lrs, min(1.0, (step + 1) / args.warmup_steps))
             step += 1
-            running += float(loss.detach())
             if step % args.eval_every == 0 or step == total_steps:
                 print(f"step {step}/{total_steps}: loss {running / args.eval_every:.4f}, "
                       f"{time.time() - started:.0f} s", flush=True)

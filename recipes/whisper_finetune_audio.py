@@ -39,6 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 from whisper_features import VIEWS, read_manifests
+from whisper_finetune import balanced_loss, block_and_head_optimiser, penalised, take_step
 
 from deepfake_audio.augment import build_augmentation
 from deepfake_audio.bundled import resolve_model
@@ -141,11 +142,8 @@ def run_steps(args, model: nn.Module, optimiser: torch.optim.Optimizer, audio: l
     resume state is written every `--save-every` steps and where the run stops."""
     views = args.views.split(",")
     base_lrs = [args.lr, args.head_lr]
-    share = labels.mean()
-    loss_fn = nn.CrossEntropyLoss(weight=torch.tensor([0.5 / (1 - share), 0.5 / share], dtype=torch.float32,
-                                                      device=args.device))
+    loss_fn = balanced_loss(labels, args.device)
     l2 = 1.0 / (2 * c * len(labels))  # the logistic regression's penalty, per training clip
-    linear = model.classifier[-1]
     per_epoch = len(labels) // args.batch_size
     total = args.epochs * per_epoch
     model.train()
@@ -159,17 +157,11 @@ def run_steps(args, model: nn.Module, optimiser: torch.optim.Optimizer, audio: l
             batch_size=None, num_workers=args.workers)
         for waveform, batch in loader:
             torch.manual_seed(args.seed * 1_000_003 + step)  # dropout masks depend on the step alone
-            for group, lr in zip(optimiser.param_groups, base_lrs):
-                group["lr"] = lr * learning_rate_scale(step, total, args.warmup_steps)
             logits = model.logits(waveform.to(args.device))
             target = torch.from_numpy(labels[np.asarray(batch)]).to(args.device)
-            penalty = (linear.weight[1] - linear.weight[0]).pow(2).sum()  # on the decision's coefficients
-            loss = loss_fn(logits, target) + l2 * penalty
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
+            loss = penalised(loss_fn(logits, target), model, l2)
+            running += take_step(optimiser, loss, base_lrs, learning_rate_scale(step, total, args.warmup_steps))
             step += 1
-            running += float(loss.detach())
             if step % args.log_every == 0 or step == total:
                 record = {"step": step, "epoch": epoch, "loss": running / args.log_every,
                           "seconds": round(time.time() - clock, 1)}
@@ -226,10 +218,7 @@ def main() -> None:
 
     model, c = initial_model(args.init, args.trainable_layers)
     model.to(args.device)
-    blocks = [p for p in model.encoder.parameters() if p.requires_grad]
-    optimiser = torch.optim.AdamW([{"params": blocks, "lr": args.lr, "weight_decay": 0.0},
-                                   {"params": list(model.classifier.parameters()), "lr": args.head_lr,
-                                    "weight_decay": 0.0}])
+    optimiser = block_and_head_optimiser(model, args.lr, args.head_lr)
     step = 0
     resume_path = args.out / "resume.safetensors"
     if args.resume and resume_path.exists():

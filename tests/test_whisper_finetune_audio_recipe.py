@@ -3,17 +3,16 @@ resumed ends with the same weights as one that ran through, and the checkpoint s
 
 from __future__ import annotations
 
-import csv
 import importlib
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import soundfile as sf
 import torch
 from safetensors.torch import load_file
 from tests.conftest import synthetic_speechlike
+from tests.test_whisper_finetune_recipe import clip_manifest
 from tests.test_whisper_frontend import _random_encoder, _write_openai
 
 from deepfake_audio.checkpoint import load_checkpoint, save_checkpoint
@@ -39,19 +38,7 @@ def setup(tmp_path_factory):
     init.fit_standardisation(torch.randn(32, init.num_stats))
     init_path = root / "init.safetensors"
     save_checkpoint(init, init_path, extra={"training": {"classifier": {"C": 0.01}}})
-    rows = []
-    for i in range(12):
-        label = "bonafide" if i % 2 else "spoof"
-        path = root / "clips" / f"{i:02d}.wav"
-        path.parent.mkdir(exist_ok=True)
-        sf.write(path, synthetic_speechlike(1.0 + 0.1 * i, seed=i) * (1.0 if i % 2 else 0.5), 16_000)
-        rows.append({"path": str(path), "label": label, "system": "real" if i % 2 else "tts",
-                     "source": f"source{i % 3}", "duration_s": f"{1.0 + 0.1 * i:.3f}"})
-    manifest = root / "manifest.csv"
-    with open(manifest, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    manifest = clip_manifest(root, 12, lambda i: f"source{i % 3}")
     return root, init_path, manifest
 
 

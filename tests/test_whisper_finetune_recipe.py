@@ -7,6 +7,7 @@ import csv
 import importlib
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,26 @@ def _run(script: str, *args: str) -> subprocess.CompletedProcess:
                           check=False)
     assert done.returncode == 0, f"{script} failed:\n{done.stderr[-2000:]}"
     return done
+
+
+def clip_manifest(root: Path, count: int, source_of: Callable[[int], str]) -> Path:
+    """`count` synthetic clips of 1.0-2.5 s under root/clips, odd ones bona fide (the spoofs quieter), and
+    their manifest; `source_of(i)` names each clip's source."""
+    rows = []
+    for i in range(count):
+        label = "bonafide" if i % 2 else "spoof"
+        path = root / "clips" / f"{i:02d}.wav"
+        path.parent.mkdir(exist_ok=True)
+        audio = synthetic_speechlike(1.0 + 0.1 * i, seed=i) * (1.0 if label == "bonafide" else 0.5)
+        sf.write(path, audio, 16_000)
+        rows.append({"path": str(path), "label": label, "system": "real" if i % 2 else "tts",
+                     "source": source_of(i), "duration_s": f"{1.0 + 0.1 * i:.3f}"})
+    manifest = root / "manifest.csv"
+    with open(manifest, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return manifest
 
 
 @pytest.fixture(scope="module")
@@ -56,20 +77,7 @@ def test_statistics_from_cached_states_equal_the_models(recipe, tmp_path: Path, 
 
 def test_recipe_trains_and_writes_a_checkpoint_that_scores_as_training_did(recipe, tmp_path: Path) -> None:
     encoder = _write_openai(_random_encoder(), tmp_path / "tiny.pt")
-    rows = []
-    for i in range(16):  # 4 sources, each with both classes
-        label = "bonafide" if i % 2 else "spoof"
-        path = tmp_path / "clips" / f"{i:02d}.wav"
-        path.parent.mkdir(exist_ok=True)
-        audio = synthetic_speechlike(1.0 + 0.1 * i, seed=i) * (1.0 if label == "bonafide" else 0.5)
-        sf.write(path, audio, 16_000)
-        rows.append({"path": str(path), "label": label, "system": "real" if i % 2 else "tts",
-                     "source": f"source{(i // 2) % 4}", "duration_s": f"{1.0 + 0.1 * i:.3f}"})
-    manifest = tmp_path / "manifest.csv"
-    with open(manifest, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    manifest = clip_manifest(tmp_path, 16, lambda i: f"source{(i // 2) % 4}")
     cache, out = tmp_path / "cache", tmp_path / "tuned.safetensors"
     _run("whisper_features.py", "--manifest", str(manifest), "--out", str(cache), "--views", "clean",
          "--frames", "2", "--encoder", str(encoder), "--max-crop", "0", "--workers", "1")
