@@ -75,10 +75,11 @@ def epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[np.nda
     return [order[i : i + batch_size] for i in range(0, n - batch_size + 1, batch_size)]
 
 
-def make_batch(audio: list[np.ndarray], batch: np.ndarray, views: list[str], min_crop: float, max_crop: float,
+def make_batch(audio: list[np.ndarray], batch: np.ndarray, chains: list, min_crop: float, max_crop: float,
                seed: int, epoch: int, number: int) -> torch.Tensor:
     """`(batch, samples)`: one crop length for the batch (drawn independently of the labels), each clip
-    cropped at random and passed through a view chosen for it, then all cut to the shortest."""
+    cropped at random and passed through a view's augmentation chain chosen for it (of `chains`), then all
+    cut to the shortest."""
     rng = np.random.default_rng([seed, epoch, number])
     crop = int(rng.uniform(min_crop, max_crop) * SAMPLE_RATE)
     out = []
@@ -87,8 +88,8 @@ def make_batch(audio: list[np.ndarray], batch: np.ndarray, views: list[str], min
         if len(x) > crop:
             start = int(rng.integers(0, len(x) - crop + 1))
             x = x[start : start + crop]
-        view = views[int(rng.integers(len(views)))]
-        out.append(np.nan_to_num(build_augmentation(VIEWS[view])(x, rng)).clip(-4.0, 4.0).astype(np.float32))
+        chain = chains[int(rng.integers(len(chains)))]
+        out.append(np.nan_to_num(chain(x, rng)).clip(-4.0, 4.0).astype(np.float32))
     n = min(len(x) for x in out)
     return torch.from_numpy(np.stack([x[:n] for x in out]))
 
@@ -97,7 +98,8 @@ class Batches(torch.utils.data.Dataset):
     """Batch `k` of one epoch, built in a loader worker so augmentation overlaps the training step."""
 
     def __init__(self, audio, plan, views, min_crop, max_crop, seed, epoch) -> None:
-        self.audio, self.plan, self.views = audio, plan, views
+        self.audio, self.plan = audio, plan
+        self.chains = [build_augmentation(VIEWS[v]) for v in views]  # built once, not per clip
         self.min_crop, self.max_crop, self.seed, self.epoch = min_crop, max_crop, seed, epoch
 
     def __len__(self) -> int:
@@ -105,7 +107,7 @@ class Batches(torch.utils.data.Dataset):
 
     def __getitem__(self, k: int) -> tuple[torch.Tensor, np.ndarray]:
         batch = self.plan[k]
-        return make_batch(self.audio, batch, self.views, self.min_crop, self.max_crop, self.seed, self.epoch, k), batch
+        return make_batch(self.audio, batch, self.chains, self.min_crop, self.max_crop, self.seed, self.epoch, k), batch
 
 
 def learning_rate_scale(step: int, total: int, warmup: int) -> float:
@@ -131,8 +133,9 @@ def initial_model(init: str, trainable_layers: int) -> tuple[nn.Module, float]:
 def clip_scores(model: nn.Module, audio: list[np.ndarray], indices: np.ndarray, view: str, seed: int) -> np.ndarray:
     model.eval()
     out = np.zeros(len(indices))
+    chain = build_augmentation(VIEWS[view])
     for j, i in enumerate(indices):
-        x = build_augmentation(VIEWS[view])(audio[i], np.random.default_rng([seed, int(i)]))
+        x = chain(audio[i], np.random.default_rng([seed, int(i)]))
         logits = model.logits(torch.from_numpy(np.nan_to_num(x).astype(np.float32))[None])
         out[j] = float(logits[0, 1] - logits[0, 0])
     return out
